@@ -1,0 +1,242 @@
+/**
+ * The objects the stack applies to the cluster besides the Flux install: the app namespace,
+ * the developer-config ServiceAccount and its RBAC, one deploy-key Secret and GitRepository
+ * per repo, the infrastructure Kustomizations and, per service, a developer-config and a
+ * platform Kustomization. Ordering is Flux's own `dependsOn`:
+ *
+ *   infrastructure -> infrastructure-policies -> config-<svc> -> app-<svc>
+ */
+import type { PlatformConfig, ServiceConfig } from "./config";
+import { CONFIG_VARIABLES } from "./developerRepo";
+import {
+  DEVELOPER_CONFIG_SA,
+  FLUX_NAMESPACE,
+  INFRASTRUCTURE,
+  INFRASTRUCTURE_POLICIES,
+  REPO_ROLES,
+  WAIT_FOR_READY,
+  appKustomizationName,
+  configKustomizationName,
+  deployKeySecretName,
+  sourceName,
+  type RepoRole,
+} from "./names";
+
+export interface K8sObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, string>>;
+  };
+  readonly [field: string]: unknown;
+}
+
+/**
+ * GitHub's SSH host keys (github.com/meta `ssh_keys`; the RSA key rotated 2023-03-24).
+ * Flux's SSH client only offers the algorithms listed here, so ed25519 and ECDSA suffice.
+ */
+export const GITHUB_KNOWN_HOSTS = [
+  "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+  "github.com ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg=",
+].join("\n");
+
+/** Written in place of key material: the real keys exist only in Pulumi state, as secrets. */
+export const KEY_PLACEHOLDER = "<set by pulumi from tls.PrivateKey; never rendered>";
+
+const LABELS = { "app.kubernetes.io/part-of": "flux-platform" };
+
+export function repoUrl(owner: string, repo: string): string {
+  return `ssh://git@github.com/${owner}/${repo}`;
+}
+
+function repoName(cfg: PlatformConfig, role: RepoRole): string {
+  return role === "platform" ? cfg.platformRepo : cfg.developerRepo;
+}
+
+export function deployKeySecret(role: RepoRole): K8sObject {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: deployKeySecretName(role), namespace: FLUX_NAMESPACE, labels: LABELS },
+    type: "Opaque",
+    stringData: {
+      identity: KEY_PLACEHOLDER,
+      "identity.pub": KEY_PLACEHOLDER,
+      known_hosts: GITHUB_KNOWN_HOSTS,
+    },
+  };
+}
+
+export function gitRepository(cfg: PlatformConfig, role: RepoRole): K8sObject {
+  return {
+    apiVersion: "source.toolkit.fluxcd.io/v1",
+    kind: "GitRepository",
+    metadata: { name: sourceName(role), namespace: FLUX_NAMESPACE, labels: LABELS },
+    spec: {
+      interval: cfg.syncInterval,
+      timeout: "60s",
+      url: repoUrl(cfg.owner, repoName(cfg, role)),
+      ref: { branch: "main" },
+      secretRef: { name: deployKeySecretName(role) },
+    },
+  };
+}
+
+interface KustomizationSpec {
+  name: string;
+  role: RepoRole;
+  path: string;
+  dependsOn: string[];
+  timeout: string;
+  substitute?: Record<string, string>;
+  targetNamespace?: string;
+  serviceAccountName?: string;
+}
+
+function kustomization(cfg: PlatformConfig, k: KustomizationSpec): K8sObject {
+  return {
+    apiVersion: "kustomize.toolkit.fluxcd.io/v1",
+    kind: "Kustomization",
+    metadata: {
+      name: k.name,
+      namespace: FLUX_NAMESPACE,
+      labels: LABELS,
+      ...(cfg.waitForReady ? { annotations: { ...WAIT_FOR_READY } } : {}),
+    },
+    spec: {
+      interval: cfg.syncInterval,
+      retryInterval: "1m",
+      timeout: k.timeout,
+      sourceRef: { kind: "GitRepository", name: sourceName(k.role) },
+      path: k.path,
+      prune: true,
+      wait: true,
+      ...(k.dependsOn.length > 0 ? { dependsOn: k.dependsOn.map((name) => ({ name })) } : {}),
+      ...(k.targetNamespace ? { targetNamespace: k.targetNamespace } : {}),
+      ...(k.serviceAccountName ? { serviceAccountName: k.serviceAccountName } : {}),
+      ...(k.substitute ? { postBuild: { substitute: k.substitute } } : {}),
+    },
+  };
+}
+
+/** Post-build variables of a service's developer-config Kustomization (as in the seed). */
+export function configVariables(cfg: PlatformConfig, s: ServiceConfig): Record<(typeof CONFIG_VARIABLES)[number], string> {
+  return { SERVICE_NAME: s.name, ENV: cfg.environment };
+}
+
+/** Post-build variables of a service's platform Kustomization: fill in `apps/base`. */
+export function appVariables(cfg: PlatformConfig, s: ServiceConfig): Record<string, string> {
+  return {
+    ...configVariables(cfg, s),
+    IMAGE: `${s.image}:${s.tag}`,
+    PORT: String(s.port),
+    REPLICAS: String(s.replicas),
+  };
+}
+
+/** The two Flux Kustomizations of one service: its config first, then its manifests. */
+export function serviceKustomizations(cfg: PlatformConfig, s: ServiceConfig): K8sObject[] {
+  return [
+    kustomization(cfg, {
+      name: configKustomizationName(s.name),
+      role: "developer",
+      path: `./${s.name}/${cfg.environment}`,
+      dependsOn: [INFRASTRUCTURE_POLICIES],
+      timeout: "2m",
+      targetNamespace: cfg.appNamespace,
+      // The developer repo may only manage ConfigMaps in the app namespace.
+      serviceAccountName: DEVELOPER_CONFIG_SA,
+      substitute: configVariables(cfg, s),
+    }),
+    kustomization(cfg, {
+      name: appKustomizationName(s.name),
+      role: "platform",
+      path: `./apps/${s.name}`,
+      dependsOn: [configKustomizationName(s.name)],
+      timeout: "5m",
+      targetNamespace: cfg.appNamespace,
+      substitute: appVariables(cfg, s),
+    }),
+  ];
+}
+
+export function infrastructureKustomizations(cfg: PlatformConfig): K8sObject[] {
+  return [
+    kustomization(cfg, {
+      name: INFRASTRUCTURE,
+      role: "platform",
+      path: "./infrastructure/controllers",
+      dependsOn: [],
+      timeout: "10m",
+    }),
+    kustomization(cfg, {
+      name: INFRASTRUCTURE_POLICIES,
+      role: "platform",
+      path: "./infrastructure/policies",
+      dependsOn: [INFRASTRUCTURE],
+      timeout: "5m",
+      substitute: {
+        APP_NAMESPACE: cfg.appNamespace,
+        POLICY_ACTION: cfg.environment === "prd" ? "Enforce" : "Audit",
+      },
+    }),
+  ];
+}
+
+export function appNamespace(cfg: PlatformConfig): K8sObject {
+  return {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: {
+      name: cfg.appNamespace,
+      labels: { ...LABELS, "flux-platform/environment": cfg.environment },
+    },
+  };
+}
+
+/**
+ * What the developer-config Kustomizations run as instead of kustomize-controller's
+ * cluster-admin: a ServiceAccount that may only manage ConfigMaps in the app namespace.
+ */
+export function developerConfigRbac(cfg: PlatformConfig): K8sObject[] {
+  return [
+    {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: DEVELOPER_CONFIG_SA, namespace: FLUX_NAMESPACE, labels: LABELS },
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: DEVELOPER_CONFIG_SA, namespace: cfg.appNamespace, labels: LABELS },
+      rules: [
+        {
+          apiGroups: [""],
+          resources: ["configmaps"],
+          verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+        },
+      ],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: DEVELOPER_CONFIG_SA, namespace: cfg.appNamespace, labels: LABELS },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: DEVELOPER_CONFIG_SA },
+      subjects: [{ kind: "ServiceAccount", name: DEVELOPER_CONFIG_SA, namespace: FLUX_NAMESPACE }],
+    },
+  ];
+}
+
+/** Every object the stack applies besides the Flux install, in apply order. */
+export function renderClusterObjects(cfg: PlatformConfig): K8sObject[] {
+  return [
+    appNamespace(cfg),
+    ...developerConfigRbac(cfg),
+    ...REPO_ROLES.flatMap((role) => [deployKeySecret(role), gitRepository(cfg, role)]),
+    ...infrastructureKustomizations(cfg),
+    ...cfg.services.flatMap((s) => serviceKustomizations(cfg, s)),
+  ];
+}

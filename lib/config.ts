@@ -1,0 +1,435 @@
+/**
+ * Stack configuration: one schema, one loader.
+ *
+ * The loader takes raw values keyed by their full Pulumi config key (`github:owner`,
+ * `flux-platform:services`, ...). `index.ts` feeds it `pulumi.runtime.allConfig()` (values
+ * are strings there, structured ones JSON-encoded); `npm run render` feeds it the `config:`
+ * block of `Pulumi.<stack>.yaml` (values already parsed). Every problem is collected and
+ * reported at once, each naming the key, the value given and what is allowed.
+ */
+import { z } from "zod";
+
+export const PROJECT = "flux-platform";
+
+/** Environments a stack may stand for; each has its folder per service in the developer repo. */
+export const ENVIRONMENTS = ["dev", "stg", "prd"] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+/** Flux controllers the Flux Operator can install (names as `flux install --components`). */
+export const FLUX_COMPONENTS = [
+  "source-controller",
+  "kustomize-controller",
+  "helm-controller",
+  "notification-controller",
+  "image-reflector-controller",
+  "image-automation-controller",
+  "source-watcher",
+] as const;
+export type FluxComponent = (typeof FLUX_COMPONENTS)[number];
+/** The platform cannot work without these: sources are fetched and Kustomizations applied. */
+export const REQUIRED_FLUX_COMPONENTS: readonly FluxComponent[] = [
+  "source-controller",
+  "kustomize-controller",
+];
+/** What `flux install` installs by default; the infrastructure HelmReleases need helm-controller. */
+export const DEFAULT_FLUX_COMPONENTS: readonly FluxComponent[] = [
+  "source-controller",
+  "kustomize-controller",
+  "helm-controller",
+  "notification-controller",
+];
+
+export const REPO_VISIBILITIES = ["private", "public", "internal"] as const;
+export const MINIKUBE_DRIVERS = [
+  "docker",
+  "podman",
+  "kvm2",
+  "qemu2",
+  "hyperkit",
+  "hyperv",
+  "virtualbox",
+  "vfkit",
+  "parallels",
+  "vmware",
+] as const;
+
+/** Namespaces the platform itself uses; the app namespace must be none of them. */
+export const RESERVED_NAMESPACES = [
+  "default",
+  "flux-system",
+  "kube-system",
+  "kube-public",
+  "kube-node-lease",
+  "kyverno",
+  "reloader",
+];
+
+/**
+ * Longest service name: the Flux Kustomization `config-<name>` is written into the label
+ * `kustomize.toolkit.fluxcd.io/name` of every object it applies, and label values stop at 63.
+ */
+export const MAX_SERVICE_NAME = 63 - "config-".length;
+
+export interface ServiceConfig {
+  readonly name: string;
+  readonly image: string;
+  readonly tag: string;
+  readonly port: number;
+  readonly replicas: number;
+}
+
+export interface MinikubeCluster {
+  readonly provider: "minikube";
+  readonly profile: string;
+  readonly driver: (typeof MINIKUBE_DRIVERS)[number];
+  readonly cpus: number;
+  /** MiB */
+  readonly memory: number;
+  readonly kubernetesVersion: string;
+}
+
+export interface KubeconfigCluster {
+  readonly provider: "kubeconfig";
+  readonly context: string;
+}
+
+export type ClusterConfig = MinikubeCluster | KubeconfigCluster;
+
+export interface PlatformConfig {
+  readonly owner: string;
+  readonly environment: Environment;
+  readonly platformRepo: string;
+  readonly developerRepo: string;
+  readonly repoVisibility: (typeof REPO_VISIBILITIES)[number];
+  readonly adoptRepos: boolean;
+  readonly fluxVersion: string;
+  readonly fluxComponents: readonly FluxComponent[];
+  readonly syncInterval: string;
+  readonly appNamespace: string;
+  readonly waitForReady: boolean;
+  readonly cluster: ClusterConfig;
+  /** Sorted by name, so everything derived from it is in a stable order. */
+  readonly services: readonly ServiceConfig[];
+}
+
+/** Thrown with every problem found; `problems` holds one line each. */
+export class ConfigError extends Error {
+  constructor(public readonly problems: readonly string[]) {
+    super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+/** Go duration as Flux's CRDs accept it for `interval`. */
+const FLUX_DURATION = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
+const GITHUB_REPO = /^[A-Za-z0-9_.-]{1,100}$/;
+/** GitHub user or organisation login. */
+/** An image reference without tag or digest: `[registry[:port]/]path`. */
+const IMAGE_REPOSITORY =
+  /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const GITHUB_OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+
+const show = (v: unknown): string => {
+  const s = typeof v === "string" ? v : JSON.stringify(v);
+  return `\`${s}\``;
+};
+
+const dnsLabel = (what: string) =>
+  z.string().refine((v) => DNS_LABEL.test(v) && v.length <= 63, {
+    error: (i) =>
+      `${show(i.input)} is not a ${what} (DNS-1123 label: lowercase a-z, 0-9 and '-', at most 63)`,
+  });
+
+const githubRepo = z.string().refine(
+  (v) => GITHUB_REPO.test(v) && v !== "." && v !== ".." && !v.toLowerCase().endsWith(".git"),
+  {
+    error: (i) =>
+      `${show(i.input)} is not a GitHub repository name (1-100 of A-Z, a-z, 0-9, '-', '_', '.'; not '.', '..' or ending in '.git')`,
+  },
+);
+
+const imageTag = z.string().refine((v) => /^[\w][\w.-]{0,127}$/.test(v) && v !== "latest", {
+  error: (i) =>
+    `${show(i.input)} is not a pinned image tag (an OCI tag such as \`6.7.1\`; \`latest\` is refused)`,
+});
+
+const serviceSchema = z.strictObject({
+  image: z
+    .string({
+      error: (i) =>
+        i.input === undefined
+          ? "is required (an image repository such as `ghcr.io/stefanprodan/podinfo`)"
+          : `${show(i.input)} is not a string`,
+    })
+    .refine((v) => IMAGE_REPOSITORY.test(v), {
+      error: (i) =>
+        `${show(i.input)} is not an image repository without tag (lowercase, e.g. \`ghcr.io/stefanprodan/podinfo\`; put the tag in \`tag\`)`,
+    }),
+  tag: imageTag,
+  port: z.number().int().min(1).max(65535).default(8080),
+  replicas: z.number().int().min(0).max(100).default(1),
+});
+
+const minikubeSchema = z.strictObject({
+  provider: z.literal("minikube"),
+  profile: dnsLabel("minikube profile").optional(),
+  driver: z.enum(MINIKUBE_DRIVERS).default("docker"),
+  cpus: z.number().int().min(2).max(64).default(2),
+  memory: z.number().int().min(2048).max(262144).default(4096),
+  kubernetesVersion: z
+    .string()
+    .regex(/^v1\.\d+\.\d+$/, { error: (i) => `${show(i.input)} is not an exact Kubernetes version like \`v1.34.0\`` })
+    .default("v1.34.0"),
+});
+
+const kubeconfigSchema = z.strictObject({
+  provider: z.literal("kubeconfig"),
+  context: z.string().min(1, { error: "must name a kubeconfig context" }),
+});
+
+const clusterSchema = z.discriminatedUnion("provider", [minikubeSchema, kubeconfigSchema], {
+  error: (i) =>
+    i.code === "invalid_union" && i.note === "No matching discriminator"
+      ? `provider ${show((i.input as { provider?: unknown })?.provider)} is unknown (allowed: minikube, kubeconfig)`
+      : undefined,
+});
+
+const componentsSchema = z.array(z.string()).superRefine((list, ctx) => {
+  const allowed: readonly string[] = FLUX_COMPONENTS;
+  for (const [index, c] of list.entries()) {
+    if (!allowed.includes(c)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [index],
+        message: `${show(c)} is not a Flux component (allowed: ${FLUX_COMPONENTS.join(", ")})`,
+      });
+    }
+  }
+  for (const required of REQUIRED_FLUX_COMPONENTS) {
+    if (!list.includes(required)) {
+      ctx.addIssue({ code: "custom", message: `${show(list)} lacks \`${required}\`, which the platform requires` });
+    }
+  }
+  const dupes = list.filter((c, i) => list.indexOf(c) !== i);
+  if (dupes.length > 0) {
+    ctx.addIssue({ code: "custom", message: `${show(list)} names ${show(dupes[0])} twice` });
+  }
+});
+
+const servicesSchema = z
+  .record(z.string(), serviceSchema)
+  .superRefine((services, ctx) => {
+    if (Object.keys(services).length === 0) {
+      ctx.addIssue({ code: "custom", message: "is empty: define at least one service (name: {image, tag, port, replicas})" });
+    }
+  });
+
+/**
+ * One entry per config key: the schema for its value and whether Pulumi hands it over as
+ * JSON text (structured, numeric and boolean keys).
+ */
+const KEYS = {
+  environment: { schema: z.enum(ENVIRONMENTS), json: false },
+  platformRepo: { schema: githubRepo.default("flux_platform"), json: false },
+  developerRepo: { schema: githubRepo.default("flux_developer"), json: false },
+  repoVisibility: { schema: z.enum(REPO_VISIBILITIES).default("private"), json: false },
+  adoptRepos: { schema: z.boolean().default(false), json: true },
+  fluxVersion: {
+    schema: z
+      .string()
+      .refine((v) => /^2\.\d+\.\d+$/.test(v), {
+        error: (i) => `${show(i.input)} is not an exact Flux 2.x version (e.g. \`2.9.4\`; no \`v\`, ranges or \`latest\`)`,
+      })
+      .default("2.9.4"),
+    json: false,
+  },
+  fluxComponents: { schema: componentsSchema.default([...DEFAULT_FLUX_COMPONENTS]), json: true },
+  syncInterval: {
+    schema: z
+      .string()
+      .refine((v) => FLUX_DURATION.test(v), {
+        error: (i) => `${show(i.input)} is not a Flux duration (e.g. \`30s\`, \`1m\`, \`1h30m\`)`,
+      })
+      .default("1m"),
+    json: false,
+  },
+  appNamespace: {
+    schema: dnsLabel("namespace name")
+      .refine((v) => !RESERVED_NAMESPACES.includes(v), {
+        error: (i) => `${show(i.input)} is reserved (not one of ${RESERVED_NAMESPACES.join(", ")})`,
+      })
+      .default("apps"),
+    json: false,
+  },
+  waitForReady: { schema: z.boolean().default(true), json: true },
+  cluster: { schema: clusterSchema.prefault({ provider: "minikube" }), json: true },
+  services: { schema: servicesSchema, json: true },
+} as const;
+
+type Key = keyof typeof KEYS;
+export const CONFIG_KEYS = Object.keys(KEYS) as Key[];
+
+/** Defaults of the keys that have one: checked against `Pulumi.yaml` by a test. */
+export function configDefaults(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    const r = KEYS[key].schema.safeParse(undefined);
+    if (r.success && r.data !== undefined) out[key] = r.data;
+  }
+  return out;
+}
+
+function formatIssue(prefix: string, issue: z.core.$ZodIssue): string {
+  const path = [prefix, ...issue.path.map(String)].join(".");
+  let message = issue.message;
+  // Messages written in this file are kept; zod's generic ones are rewritten to name the value.
+  const generic = /^(Invalid|Too |Unrecognized)/.test(message);
+  switch (generic ? issue.code : "custom") {
+    case "invalid_type":
+      if (issue.code !== "invalid_type") break;
+      message =
+        issue.input === undefined
+          ? "is required"
+          : `${show(issue.input)} is not ${issue.expected === "object" ? "a map" : `a ${issue.expected}`}`;
+      if (issue.input !== undefined && issue.expected === "number" && typeof issue.input === "string") {
+        message += " (write it without quotes)";
+      }
+      break;
+    case "invalid_value":
+      if (issue.code !== "invalid_value") break;
+      message = `${show(issue.input)} is not allowed (allowed: ${issue.values.map(String).join(", ")})`;
+      break;
+    case "unrecognized_keys":
+      if (issue.code !== "unrecognized_keys") break;
+      return issue.keys
+        .map((k) => `${[path, k].join(".")}: unknown key ${show(k)} (allowed: ${allowedKeysAt(path)})`)
+        .join("\n");
+    case "too_small":
+    case "too_big":
+      message = `${show(issue.input)} is out of range (allowed: ${rangeOf(path)})`;
+      break;
+    default:
+      break;
+  }
+  return `${path}: ${message}`;
+}
+
+function allowedKeysAt(path: string): string {
+  if (path.startsWith("cluster")) return "provider, profile, driver, cpus, memory, kubernetesVersion (minikube); provider, context (kubeconfig)";
+  return "image, tag, port, replicas";
+}
+
+function rangeOf(path: string): string {
+  const leaf = path.split(".").pop();
+  switch (leaf) {
+    case "port":
+      return "1-65535";
+    case "replicas":
+      return "0-100";
+    case "cpus":
+      return "2-64";
+    case "memory":
+      return "2048-262144 MiB";
+    default:
+      return "see README";
+  }
+}
+
+/** Raw config as Pulumi hands it over: `pulumi.runtime.allConfig()`. */
+export type RawConfig = Readonly<Record<string, unknown>>;
+
+/**
+ * Validates raw stack config and returns the typed platform config.
+ * @throws ConfigError listing every problem
+ */
+export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
+  const problems: string[] = [];
+  const values: Partial<Record<Key, unknown>> = {};
+  const inputs: Partial<Record<Key, unknown>> = {};
+
+  for (const fullKey of Object.keys(raw).sort()) {
+    const [ns, key] = fullKey.includes(":") ? fullKey.split(/:(.*)/s) : [PROJECT, fullKey];
+    if (ns === PROJECT && !(key in KEYS)) {
+      problems.push(`${key}: unknown key (allowed: ${CONFIG_KEYS.join(", ")}, and github:owner)`);
+    }
+  }
+
+  const owner = raw["github:owner"];
+  if (owner === undefined || owner === "") {
+    problems.push("github:owner: is required (the GitHub user or organisation that owns both repos; `pulumi config set github:owner <name>`)");
+  } else if (typeof owner !== "string" || !GITHUB_OWNER.test(owner)) {
+    problems.push(`github:owner: ${show(owner)} is not a GitHub user or organisation name (1-39 of A-Z, a-z, 0-9 and inner '-')`);
+  }
+
+  for (const key of CONFIG_KEYS) {
+    let value = raw[`${PROJECT}:${key}`] ?? raw[key];
+    if (key === "environment" && value === undefined) value = stack;
+    if (KEYS[key].json && typeof value === "string") {
+      try {
+        value = JSON.parse(value);
+      } catch {
+        problems.push(`${key}: ${show(value)} is not valid JSON/YAML for a structured value`);
+        continue;
+      }
+    }
+    inputs[key] = value;
+    const result = KEYS[key].schema.safeParse(value, { reportInput: true });
+    if (result.success) {
+      values[key] = result.data;
+    } else {
+      const fromStack = key === "environment" && raw[`${PROJECT}:environment`] === undefined;
+      for (const issue of result.error.issues) {
+        const line = formatIssue(key, issue);
+        problems.push(fromStack ? `${line}; it defaults to the stack name, so set it explicitly` : line);
+      }
+    }
+  }
+
+  const rawServices = inputs.services;
+  if (rawServices !== null && typeof rawServices === "object" && !Array.isArray(rawServices)) {
+    for (const name of Object.keys(rawServices).sort()) {
+      if (!DNS_1035_LABEL.test(name) || name.length > MAX_SERVICE_NAME) {
+        problems.push(
+          `services.${name}: ${show(name)} is not a valid service name (lowercase a-z, 0-9 and '-', starting with a letter, at most ${MAX_SERVICE_NAME} characters so that \`config-${name}\` stays a valid label value)`,
+        );
+      }
+    }
+  }
+
+  const { platformRepo, developerRepo } = values as { platformRepo?: string; developerRepo?: string };
+  if (platformRepo && developerRepo && platformRepo.toLowerCase() === developerRepo.toLowerCase()) {
+    problems.push(
+      `developerRepo: ${show(developerRepo)} is the same repository as platformRepo; the platform and developer repos must differ`,
+    );
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems.flatMap((p) => p.split("\n")));
+
+  const services = values.services as Record<string, Omit<ServiceConfig, "name">>;
+  const environment = values.environment as Environment;
+  const rawCluster = values.cluster as z.infer<typeof clusterSchema>;
+  const cluster: ClusterConfig =
+    rawCluster.provider === "minikube"
+      ? { ...rawCluster, profile: rawCluster.profile ?? `minikube-${environment}` }
+      : rawCluster;
+
+  return {
+    owner: owner as string,
+    environment,
+    platformRepo: platformRepo as string,
+    developerRepo: developerRepo as string,
+    repoVisibility: values.repoVisibility as PlatformConfig["repoVisibility"],
+    adoptRepos: values.adoptRepos as boolean,
+    fluxVersion: values.fluxVersion as string,
+    fluxComponents: values.fluxComponents as FluxComponent[],
+    syncInterval: values.syncInterval as string,
+    appNamespace: values.appNamespace as string,
+    waitForReady: values.waitForReady as boolean,
+    cluster,
+    services: Object.entries(services)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, s]) => ({ name, ...s })),
+  };
+}

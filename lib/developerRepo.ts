@@ -1,0 +1,138 @@
+/**
+ * The developer repo: plain YAML config per service and environment, owned by the service
+ * teams. Pulumi scaffolds it once; later edits by developers are never overwritten.
+ *
+ * Layering (the seed's `files: [../../base/config.yaml, config.yaml]` pointed outside the
+ * service and repeated the key `config.yaml`, which kustomize refuses): the ConfigMap
+ * `<service>-config` carries two keys, `base.yaml` (from `<service>/base/config.yaml`) and
+ * `override.yaml` (from `<service>/<env>/config.yaml`). Kustomize does not merge YAML, and
+ * `behavior: merge` would replace the whole `config.yaml` key, so both files reach the
+ * service side by side and the service reads base.yaml, then override.yaml: a top-level key
+ * in override.yaml replaces the same key of base.yaml.
+ */
+import type { PlatformConfig, ServiceConfig } from "./config";
+import type { RepoFile } from "./platformRepo";
+import { configMapName } from "./names";
+import { yamlFile } from "./yaml";
+
+/** The keys of the generated ConfigMap and the files they come from (relative to `<svc>/<env>`). */
+export const CONFIG_KEYS = { base: "base.yaml", override: "override.yaml" } as const;
+
+/** Variables the developer-config Kustomization substitutes into the config files. */
+export const CONFIG_VARIABLES = ["SERVICE_NAME", "ENV"] as const;
+
+function baseConfig(s: ServiceConfig): string {
+  return [
+    `# ${s.name}: settings for every environment. Owned by the ${s.name} team.`,
+    "#",
+    "# Change a value here to change it in every environment; override it for one",
+    "# environment in ../<env>/config.yaml. ${SERVICE_NAME} and ${ENV} are filled in when",
+    "# Flux applies this file. Any other variable written that way stops the rollout:",
+    "# double the dollar sign to keep one literally (see README.md).",
+    "service: ${SERVICE_NAME}",
+    "logLevel: info",
+    "featureFlags:",
+    "  newCheckout: false",
+    "",
+  ].join("\n");
+}
+
+function envConfig(s: ServiceConfig, env: string): string {
+  return [
+    `# ${s.name} in ${env}: overrides for this environment only. Owned by the ${s.name} team.`,
+    "#",
+    "# A top-level key here replaces the same key of ../base/config.yaml as a whole (no deep",
+    "# merge): to change one feature flag, repeat the whole `featureFlags` map.",
+    "environment: ${ENV}",
+    `logLevel: ${env === "prd" ? "warn" : "debug"}`,
+    "",
+  ].join("\n");
+}
+
+function envKustomization(s: ServiceConfig, env: string): string {
+  return yamlFile(
+    [
+      `Builds ${s.name}'s configuration for ${env}. Owned by the platform team: edit the`,
+      "config.yaml files, not this one. The ConfigMap name is what the service's Deployment",
+      "mounts; it carries no hash suffix, and Reloader rolls the pods when it changes.",
+    ],
+    {
+      apiVersion: "kustomize.config.k8s.io/v1beta1",
+      kind: "Kustomization",
+      generatorOptions: {
+        disableNameSuffixHash: true,
+        labels: { "app.kubernetes.io/name": s.name, "app.kubernetes.io/component": "config" },
+      },
+      configMapGenerator: [
+        {
+          name: configMapName(s.name),
+          files: [
+            `${CONFIG_KEYS.base}=../base/config.yaml`,
+            `${CONFIG_KEYS.override}=config.yaml`,
+          ],
+        },
+      ],
+    },
+  );
+}
+
+function developerReadme(cfg: PlatformConfig): string {
+  const example = cfg.services[0]?.name ?? "beetle";
+  return `# Service configuration
+
+This repository holds the configuration of each service, per environment, as plain YAML.
+You do not need to know Kubernetes or Flux to change it.
+
+\`\`\`
+<service>/
+  base/config.yaml        settings for every environment
+  <env>/config.yaml       overrides for one environment (dev, stg, prd)
+  <env>/kustomization.yaml  owned by the platform team: leave it as it is
+\`\`\`
+
+## Change a value for one environment
+
+1. Open \`${example}/dev/config.yaml\` (replace \`${example}\` and \`dev\` with yours).
+2. Add or change the top-level key, e.g. \`logLevel: debug\`. A top-level key here replaces
+   the same key of \`base/config.yaml\` **as a whole**: to change one entry of a map such as
+   \`featureFlags\`, copy the whole map and change the entry.
+3. Commit to \`main\` (directly or through a pull request).
+
+To change a value everywhere, edit \`base/config.yaml\` instead.
+
+\`\${SERVICE_NAME}\` and \`\${ENV}\` are replaced with the service and environment name.
+Any other \`\${...}\` stops the rollout with an error; write \`$\${X}\` to keep a literal \`\${X}\`.
+
+## What happens next
+
+Within the sync interval (a minute by default) Flux picks up the commit, rebuilds the service's configuration and
+the service's pods restart with it. Your service reads two files in \`/etc/config\`:
+\`base.yaml\` and \`override.yaml\`; values in \`override.yaml\` win.
+
+## Did it roll out?
+
+Ask the platform team, or if you have cluster access:
+
+\`\`\`
+flux get kustomizations config-${example}      # Ready=True and the new commit in the message
+kubectl -n ${cfg.appNamespace} rollout status deployment/${example}
+\`\`\`
+
+A failed rollout (bad YAML, an unknown \`\${...}\`) shows as Ready=False with the reason;
+the service keeps running with the last good configuration.
+`;
+}
+
+/** Every file of the developer repo this environment needs, sorted by path. */
+export function renderDeveloperRepo(cfg: PlatformConfig): RepoFile[] {
+  const env = cfg.environment;
+  const files: RepoFile[] = [{ path: "README.md", content: developerReadme(cfg), mode: "scaffold" }];
+  for (const s of cfg.services) {
+    files.push(
+      { path: `${s.name}/base/config.yaml`, content: baseConfig(s), mode: "scaffold" },
+      { path: `${s.name}/${env}/config.yaml`, content: envConfig(s, env), mode: "scaffold" },
+      { path: `${s.name}/${env}/kustomization.yaml`, content: envKustomization(s, env), mode: "scaffold" },
+    );
+  }
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}

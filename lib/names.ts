@@ -1,0 +1,23 @@
+/**
+ * Names shared by the renderers and the components, in one place so that every reference
+ * (dependsOn, sourceRef, secretRef, configMap) points at an object that exists.
+ */
+export const FLUX_NAMESPACE = "flux-system";
+export const INFRASTRUCTURE = "infrastructure";
+export const INFRASTRUCTURE_POLICIES = "infrastructure-policies";
+/** ServiceAccount the developer-config Kustomizations impersonate. */
+export const DEVELOPER_CONFIG_SA = "developer-config";
+
+export type RepoRole = "platform" | "developer";
+export const REPO_ROLES: readonly RepoRole[] = ["platform", "developer"];
+
+/** GitRepository name for each repo (as in the seed: `flux-developer`). */
+export const sourceName = (role: RepoRole): string => `flux-${role}`;
+export const deployKeySecretName = (role: RepoRole): string => `${sourceName(role)}-deploy-key`;
+export const configKustomizationName = (service: string): string => `config-${service}`;
+export const appKustomizationName = (service: string): string => `app-${service}`;
+/** The ConfigMap the developer Kustomization builds and the Deployment mounts. */
+export const configMapName = (service: string): string => `${service}-config`;
+
+/** Annotation that makes the Pulumi Kubernetes provider wait for Flux to report Ready. */
+export const WAIT_FOR_READY = { "pulumi.com/waitFor": "condition=Ready" } as const;

@@ -1,0 +1,298 @@
+/**
+ * The platform repo: manifests owned by the platform team. Pulumi keeps every file here in
+ * sync with this renderer; nothing in it depends on the environment (per-environment values
+ * come from the Flux Kustomizations' post-build substitution), so every stack commits the
+ * same bytes to the same shared repo.
+ */
+import type { PlatformConfig } from "./config";
+import { configMapName } from "./names";
+import { yamlFile } from "./yaml";
+
+export interface RepoFile {
+  /** Path inside the repository, `/`-separated. */
+  readonly path: string;
+  readonly content: string;
+  /**
+   * `sync`: Pulumi owns the content and puts it back on every `pulumi up`.
+   * `scaffold`: written once; later edits in the repo are kept.
+   */
+  readonly mode: "sync" | "scaffold";
+}
+
+/** Helm charts the infrastructure installs, pinned. */
+export const INFRASTRUCTURE_CHARTS = {
+  kyverno: { repo: "https://kyverno.github.io/kyverno/", chart: "kyverno", version: "3.5.2" },
+  reloader: { repo: "https://stakater.github.io/stakater-charts", chart: "reloader", version: "2.1.4" },
+} as const;
+
+const MANAGED = [
+  "Managed by flux-platform (Pulumi). Do not edit in this repo: `pulumi up` puts it back.",
+  "Change it in the flux-platform program (lib/platformRepo.ts) and run `pulumi up`.",
+];
+
+const PART_OF = { "app.kubernetes.io/part-of": "flux-platform" };
+
+/** Variables every service's platform Kustomization substitutes into `apps/base`. */
+export const APP_VARIABLES = ["SERVICE_NAME", "ENV", "IMAGE", "PORT", "REPLICAS"] as const;
+
+function deployment(): object {
+  const labels = { "app.kubernetes.io/name": "${SERVICE_NAME}" };
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: {
+      name: "${SERVICE_NAME}",
+      labels: { ...labels, "app.kubernetes.io/instance": "${SERVICE_NAME}-${ENV}" },
+      annotations: {
+        // Stakater Reloader (infrastructure/controllers) rolls the pods when the ConfigMap
+        // that the developer Kustomization builds changes: Flux itself never restarts pods.
+        "configmap.reloader.stakater.com/reload": configMapName("${SERVICE_NAME}"),
+      },
+    },
+    spec: {
+      replicas: "${REPLICAS}",
+      revisionHistoryLimit: 3,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels: { ...labels, "app.kubernetes.io/instance": "${SERVICE_NAME}-${ENV}" } },
+        spec: {
+          securityContext: { seccompProfile: { type: "RuntimeDefault" } },
+          containers: [
+            {
+              name: "app",
+              image: "${IMAGE}",
+              ports: [{ name: "http", containerPort: "${PORT}", protocol: "TCP" }],
+              env: [
+                { name: "SERVICE_NAME", value: "${SERVICE_NAME}" },
+                { name: "ENV", value: "${ENV}" },
+                { name: "CONFIG_DIR", value: "/etc/config" },
+              ],
+              readinessProbe: { tcpSocket: { port: "http" }, periodSeconds: 10 },
+              resources: {
+                requests: { cpu: "50m", memory: "64Mi" },
+                limits: { memory: "128Mi" },
+              },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                capabilities: { drop: ["ALL"] },
+              },
+              volumeMounts: [{ name: "config", mountPath: "/etc/config", readOnly: true }],
+            },
+          ],
+          volumes: [{ name: "config", configMap: { name: configMapName("${SERVICE_NAME}") } }],
+        },
+      },
+    },
+  };
+}
+
+function service(): object {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "${SERVICE_NAME}", labels: { "app.kubernetes.io/name": "${SERVICE_NAME}" } },
+    spec: {
+      selector: { "app.kubernetes.io/name": "${SERVICE_NAME}" },
+      ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+    },
+  };
+}
+
+function kustomization(resources: string[], extra: object = {}): object {
+  return {
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    resources,
+    ...extra,
+  };
+}
+
+function helmInstall(
+  name: keyof typeof INFRASTRUCTURE_CHARTS,
+  namespace: string,
+  values: object,
+): object[] {
+  const chart = INFRASTRUCTURE_CHARTS[name];
+  return [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels: PART_OF } },
+    {
+      apiVersion: "source.toolkit.fluxcd.io/v1",
+      kind: "HelmRepository",
+      metadata: { name, namespace },
+      spec: { interval: "24h", url: chart.repo },
+    },
+    {
+      apiVersion: "helm.toolkit.fluxcd.io/v2",
+      kind: "HelmRelease",
+      metadata: { name, namespace },
+      spec: {
+        interval: "30m",
+        timeout: "10m",
+        chart: {
+          spec: {
+            chart: chart.chart,
+            version: chart.version,
+            sourceRef: { kind: "HelmRepository", name },
+            interval: "12h",
+          },
+        },
+        install: { crds: "CreateReplace", remediation: { retries: 3 } },
+        upgrade: { crds: "CreateReplace", remediation: { retries: 3 } },
+        values,
+      },
+    },
+  ];
+}
+
+interface Policy {
+  name: string;
+  title: string;
+  message: string;
+  pattern: object;
+}
+
+/** Kyverno policies for the app namespace; Audit or Enforce comes from `${POLICY_ACTION}`. */
+const POLICIES: readonly Policy[] = [
+  {
+    name: "disallow-latest-tag",
+    title: "Pin images to a tag",
+    message: "Images in ${APP_NAMESPACE} must name a tag other than `latest`.",
+    pattern: { spec: { containers: [{ image: "*:* & !*:latest" }] } },
+  },
+  {
+    name: "require-requests-limits",
+    title: "Require resource requests and a memory limit",
+    message: "Containers in ${APP_NAMESPACE} must request cpu and memory and limit memory.",
+    pattern: {
+      spec: {
+        containers: [
+          { resources: { requests: { cpu: "?*", memory: "?*" }, limits: { memory: "?*" } } },
+        ],
+      },
+    },
+  },
+  {
+    name: "disallow-privilege-escalation",
+    title: "Disallow privilege escalation",
+    message: "Containers in ${APP_NAMESPACE} must set allowPrivilegeEscalation: false.",
+    pattern: { spec: { containers: [{ securityContext: { allowPrivilegeEscalation: "false" } }] } },
+  },
+];
+
+function clusterPolicy(p: Policy): object {
+  return {
+    apiVersion: "kyverno.io/v1",
+    kind: "ClusterPolicy",
+    metadata: {
+      name: p.name,
+      annotations: { "policies.kyverno.io/title": p.title, "policies.kyverno.io/severity": "medium" },
+    },
+    spec: {
+      background: true,
+      rules: [
+        {
+          name: p.name,
+          match: { any: [{ resources: { kinds: ["Pod"], namespaces: ["${APP_NAMESPACE}"] } }] },
+          validate: { failureAction: "${POLICY_ACTION}", message: p.message, pattern: p.pattern },
+        },
+      ],
+    },
+  };
+}
+
+const PLATFORM_README = `# Platform repo
+
+Managed by flux-platform (Pulumi). Flux applies it to every
+environment's cluster; Pulumi writes it, so change the program and run \`pulumi up\`
+rather than editing here.
+
+| Path | What | Applied by (Flux Kustomization) |
+| --- | --- | --- |
+| \`infrastructure/controllers/\` | Kyverno and Stakater Reloader, as HelmRepository + HelmRelease (pinned) | \`infrastructure\` |
+| \`infrastructure/policies/\` | Kyverno ClusterPolicies for the app namespace (Audit outside prd, Enforce in prd) | \`infrastructure-policies\` |
+| \`apps/base/\` | Generic Deployment and Service, filled in by post-build substitution | - |
+| \`apps/<service>/\` | One folder per service: \`../base\` plus the service's own patches | \`app-<service>\` |
+
+Variables every service gets: \`\${SERVICE_NAME}\`, \`\${ENV}\`, \`\${IMAGE}\`, \`\${PORT}\`,
+\`\${REPLICAS}\` (from the stack config). The service's configuration comes from the developer
+repo as the ConfigMap \`<service>-config\`, mounted at \`/etc/config\`.
+`;
+
+/** Every file of the platform repo, sorted by path. */
+export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
+  const files: RepoFile[] = [
+    { path: "README.md", content: PLATFORM_README, mode: "sync" },
+    {
+      path: "apps/base/kustomization.yaml",
+      content: yamlFile(
+        [...MANAGED, "", "Generic manifests for every service: see README.md for the variables."],
+        kustomization(["deployment.yaml", "service.yaml"], {
+          labels: [{ pairs: PART_OF, includeSelectors: false }],
+        }),
+      ),
+      mode: "sync",
+    },
+    { path: "apps/base/deployment.yaml", content: yamlFile(MANAGED, deployment()), mode: "sync" },
+    { path: "apps/base/service.yaml", content: yamlFile(MANAGED, service()), mode: "sync" },
+    {
+      path: "infrastructure/controllers/kustomization.yaml",
+      content: yamlFile(MANAGED, kustomization(["kyverno.yaml", "reloader.yaml"])),
+      mode: "sync",
+    },
+    {
+      path: "infrastructure/controllers/kyverno.yaml",
+      content: yamlFile(
+        [...MANAGED, "", "Kyverno: admission policies for the app namespace (see ../policies)."],
+        ...helmInstall("kyverno", "kyverno", {
+          admissionController: { replicas: 1 },
+          backgroundController: { replicas: 1 },
+          cleanupController: { replicas: 1 },
+          reportsController: { replicas: 1 },
+        }),
+      ),
+      mode: "sync",
+    },
+    {
+      path: "infrastructure/controllers/reloader.yaml",
+      content: yamlFile(
+        [
+          ...MANAGED,
+          "",
+          "Stakater Reloader: rolls a Deployment when the ConfigMap it names in",
+          "`configmap.reloader.stakater.com/reload` changes (Flux does not restart pods).",
+        ],
+        ...helmInstall("reloader", "reloader", {
+          reloader: { reloadStrategy: "annotations", watchGlobally: true },
+        }),
+      ),
+      mode: "sync",
+    },
+    {
+      path: "infrastructure/policies/kustomization.yaml",
+      content: yamlFile(MANAGED, kustomization(POLICIES.map((p) => `${p.name}.yaml`))),
+      mode: "sync",
+    },
+    ...POLICIES.map(
+      (p): RepoFile => ({
+        path: `infrastructure/policies/${p.name}.yaml`,
+        content: yamlFile(MANAGED, clusterPolicy(p)),
+        mode: "sync",
+      }),
+    ),
+    ...cfg.services.map(
+      (s): RepoFile => ({
+        path: `apps/${s.name}/kustomization.yaml`,
+        content: yamlFile(
+          [
+            ...MANAGED,
+            "",
+            `${s.name}: the generic base plus ${s.name}'s own patches (add them in lib/platformRepo.ts).`,
+          ],
+          kustomization(["../base"]),
+        ),
+        mode: "sync",
+      }),
+    ),
+  ];
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
