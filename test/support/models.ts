@@ -3,31 +3,40 @@
  * core kinds, @kubernetes-models/flux-cd for Flux kinds, @kubernetes-models/kyverno for
  * Kyverno policies. An object of a kind with no model here is an error, not a pass.
  */
-import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from "kubernetes-models/v1";
-import { Deployment } from "kubernetes-models/apps/v1";
-import { Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
-import { GitRepository, HelmRepository } from "@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1";
-import { Kustomization } from "@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1";
-import { HelmRelease } from "@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2";
-import { ClusterPolicy } from "@kubernetes-models/kyverno/kyverno.io/v1";
-
 type Model = new (data: never) => { validate(): void };
 
-const MODELS: Record<string, Model> = {
-  "v1/ConfigMap": ConfigMap,
-  "v1/Namespace": Namespace,
-  "v1/Secret": Secret,
-  "v1/Service": Service,
-  "v1/ServiceAccount": ServiceAccount,
-  "apps/v1/Deployment": Deployment,
-  "rbac.authorization.k8s.io/v1/Role": Role,
-  "rbac.authorization.k8s.io/v1/RoleBinding": RoleBinding,
-  "source.toolkit.fluxcd.io/v1/GitRepository": GitRepository,
-  "source.toolkit.fluxcd.io/v1/HelmRepository": HelmRepository,
-  "kustomize.toolkit.fluxcd.io/v1/Kustomization": Kustomization,
-  "helm.toolkit.fluxcd.io/v2/HelmRelease": HelmRelease,
-  "kyverno.io/v1/ClusterPolicy": ClusterPolicy,
-};
+let MODELS: Record<string, Model> | undefined;
+
+/**
+ * Loads the models. The packages are ESM-only with an `import`-only exports map, so they
+ * are loaded with `import()`; call this once in a `before()` hook.
+ */
+export async function loadModels(): Promise<void> {
+  const [core, apps, rbac, source, kustomize, helm, kyverno] = await Promise.all([
+    import("kubernetes-models/v1"),
+    import("kubernetes-models/apps/v1"),
+    import("kubernetes-models/rbac.authorization.k8s.io/v1"),
+    import("@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1"),
+    import("@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1"),
+    import("@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2"),
+    import("@kubernetes-models/kyverno/kyverno.io/v1"),
+  ]);
+  MODELS = {
+    "v1/ConfigMap": core.ConfigMap,
+    "v1/Namespace": core.Namespace,
+    "v1/Secret": core.Secret,
+    "v1/Service": core.Service,
+    "v1/ServiceAccount": core.ServiceAccount,
+    "apps/v1/Deployment": apps.Deployment,
+    "rbac.authorization.k8s.io/v1/Role": rbac.Role,
+    "rbac.authorization.k8s.io/v1/RoleBinding": rbac.RoleBinding,
+    "source.toolkit.fluxcd.io/v1/GitRepository": source.GitRepository,
+    "source.toolkit.fluxcd.io/v1/HelmRepository": source.HelmRepository,
+    "kustomize.toolkit.fluxcd.io/v1/Kustomization": kustomize.Kustomization,
+    "helm.toolkit.fluxcd.io/v2/HelmRelease": helm.HelmRelease,
+    "kyverno.io/v1/ClusterPolicy": kyverno.ClusterPolicy,
+  } as Record<string, Model>;
+}
 
 /** Kinds that live outside namespaces, among those the platform renders. */
 export const CLUSTER_SCOPED = new Set(["Namespace", "ClusterPolicy", "ClusterRole", "ClusterRoleBinding"]);
@@ -42,6 +51,7 @@ export interface KubeObject {
 /** Validates one object against its model. @throws naming the object and the schema error */
 export function validateObject(obj: KubeObject): void {
   const key = `${obj.apiVersion}/${obj.kind}`;
+  if (!MODELS) throw new Error("call loadModels() first");
   const model = MODELS[key];
   if (!model) throw new Error(`${key} ${obj.metadata?.name}: no schema model for this kind`);
   try {

@@ -1,0 +1,318 @@
+/**
+ * Verification of what the stacks commit and apply: render every stack file in the repo,
+ * build each Flux Kustomization with real kustomize as kustomize-controller would, apply
+ * Flux >= 2.9 post-build substitution, validate every object against its schema model and
+ * check the references between them.
+ */
+import { expect } from "chai";
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { loadStackFile, renderStack, renderedTree, writeTree, type RenderedStack } from "../lib/render";
+import { parseYamlDocs } from "../lib/yaml";
+import { GITHUB_KNOWN_HOSTS, KEY_PLACEHOLDER } from "../lib/clusterObjects";
+import { DEVELOPER_CONFIG_SA, FLUX_NAMESPACE, configMapName } from "../lib/names";
+import { fluxBuild, kustomizeBuild, substitute, type FluxKustomization } from "./support/fluxBuild";
+import { CLUSTER_SCOPED, loadModels, validateObject, type KubeObject } from "./support/models";
+
+const ROOT = path.resolve(__dirname, "..");
+const STACKS = fs
+  .readdirSync(ROOT)
+  .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+  .filter((s): s is string => s !== undefined)
+  .sort();
+
+const tmp = (prefix: string): string => fs.mkdtempSync(path.join(os.tmpdir(), `flux-platform-${prefix}-`));
+
+function readTree(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.set(path.relative(dir, p), fs.readFileSync(p, "utf8"));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+const id = (o: KubeObject): string => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+
+interface Built {
+  ks: FluxKustomization;
+  objects: KubeObject[];
+}
+
+before(async () => {
+  await loadModels();
+  const probe = spawnSync("kubectl", ["version", "--client"], { encoding: "utf8" });
+  if (probe.error || probe.status !== 0) {
+    throw new Error("kubectl (with kustomize) is required for these tests: install kubectl >= 1.27");
+  }
+});
+
+describe("substitution (Flux >= 2.9 semantics)", () => {
+  it("replaces defined variables, applies defaults and keeps escaped ones", () => {
+    expect(substitute("a: ${A}\nb: ${B:=x}\nc: ${C:-y}\nd: $${D}", { A: "1" })).to.equal("a: 1\nb: x\nc: y\nd: ${D}");
+  });
+  it("fails on a variable that is neither defined nor defaulted", () => {
+    expect(() => substitute("image: ${IMAGE}", {})).to.throw("variable `IMAGE` is not defined and has no default");
+  });
+});
+
+describe("schema validation", () => {
+  it("rejects what Flux's CRDs reject (a Kustomization without prune, a v1beta2 API)", () => {
+    const ks = {
+      apiVersion: "kustomize.toolkit.fluxcd.io/v1",
+      kind: "Kustomization",
+      metadata: { name: "x", namespace: "flux-system" },
+      spec: { interval: "1m", sourceRef: { kind: "GitRepository", name: "x" } },
+    };
+    expect(() => validateObject(ks)).to.throw(/prune/);
+    expect(() => validateObject({ ...ks, apiVersion: "kustomize.toolkit.fluxcd.io/v1beta2" })).to.throw(/no schema model/);
+  });
+});
+
+describe("the seed's developer kustomization (regression)", () => {
+  it("is refused by kustomize once its path is fixed: two files named config.yaml", () => {
+    const dir = tmp("seed");
+    fs.mkdirSync(path.join(dir, "beetle/base"), { recursive: true });
+    fs.mkdirSync(path.join(dir, "beetle/dev"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "beetle/base/config.yaml"), "a: 1\n");
+    fs.writeFileSync(path.join(dir, "beetle/dev/config.yaml"), "a: 2\n");
+    fs.writeFileSync(
+      path.join(dir, "beetle/dev/kustomization.yaml"),
+      "configMapGenerator:\n  - name: beetle-config\n    files: [../base/config.yaml, config.yaml]\n",
+    );
+    expect(() => kustomizeBuild(path.join(dir, "beetle/dev"))).to.throw(/illegally repeats the key `config.yaml`/);
+  });
+});
+
+describe("npm run render", () => {
+  const tsx = path.join(ROOT, "node_modules/.bin/tsx");
+  const cli = path.join(ROOT, "scripts/render.ts");
+
+  it("writes byte-identical trees on every run", () => {
+    const a = tmp("render-a");
+    const b = tmp("render-b");
+    execFileSync(tsx, [cli, "--stack", "dev", "--out", a], { stdio: "pipe" });
+    execFileSync(tsx, [cli, "--stack", "dev", "--out", b], { stdio: "pipe" });
+    const treeA = readTree(a);
+    expect(treeA.size).to.be.greaterThan(30);
+    expect(treeA).to.deep.equal(readTree(b));
+    expect([...treeA.keys()].filter((f) => f.startsWith("cluster/")).every((f) => f.endsWith(".yaml"))).to.equal(true);
+  });
+
+  it("exits non-zero with every problem on bad config and writes nothing", () => {
+    const project = tmp("bad");
+    const out = path.join(project, "out");
+    fs.writeFileSync(
+      path.join(project, "Pulumi.bad.yaml"),
+      "config:\n  flux-platform:environment: dev\n  flux-platform:fluxVersion: latest\n  flux-platform:services: {}\n",
+    );
+    const r = spawnSync(tsx, [cli, "--stack", "bad", "--project-dir", project, "--out", out], { encoding: "utf8" });
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.contain("github:owner: is required");
+    expect(r.stderr).to.contain("fluxVersion: `latest` is not an exact Flux 2.x version");
+    expect(r.stderr).to.contain("services: is empty");
+    expect(fs.existsSync(out)).to.equal(false);
+  });
+});
+
+for (const stack of STACKS) {
+  describe(`stack ${stack}: rendered GitOps content`, () => {
+    let rendered: RenderedStack;
+    let out: string;
+    let cluster: KubeObject[];
+    const builds = new Map<string, Built>();
+    const all = (): KubeObject[] => [...cluster, ...[...builds.values()].flatMap((b) => b.objects)];
+
+    before(() => {
+      rendered = renderStack(loadStackFile(ROOT, stack));
+      out = tmp(stack);
+      writeTree(out, renderedTree(rendered));
+      cluster = fs
+        .readdirSync(path.join(out, "cluster"))
+        .sort()
+        .flatMap((f) => parseYamlDocs(fs.readFileSync(path.join(out, "cluster", f), "utf8")) as KubeObject[]);
+      const repos = cluster.filter((o) => o.kind === "GitRepository");
+      for (const ks of cluster.filter((o): o is FluxKustomization => o.kind === "Kustomization")) {
+        const repo = repos.find((r) => r.metadata.name === ks.spec.sourceRef.name);
+        expect(repo, `${ks.metadata.name}: sourceRef ${ks.spec.sourceRef.name}`).to.not.equal(undefined);
+        const url = (repo!.spec as { url: string }).url;
+        builds.set(ks.metadata.name, { ks, objects: fluxBuild(ks, path.join(out, url.split("/").pop()!)) });
+      }
+    });
+
+    it("builds every Flux Kustomization, and each one yields objects", () => {
+      expect(builds.size).to.equal(2 + 2 * rendered.config.services.length);
+      for (const [name, b] of builds) expect(b.objects, name).to.not.be.empty;
+    });
+
+    it("validates every object against its schema model", () => {
+      for (const obj of all()) validateObject(obj);
+    });
+
+    it("leaves no unresolved ${VAR} in anything applied", () => {
+      for (const b of builds.values()) {
+        const text = JSON.stringify(b.objects);
+        if (b.ks.spec.postBuild) expect(text, b.ks.metadata.name).to.not.match(/\$\{/);
+      }
+    });
+
+    it("gives every object a unique kind/namespace/name", () => {
+      const ids = all().map(id);
+      expect(ids.filter((x, i) => ids.indexOf(x) !== i)).to.deep.equal([]);
+    });
+
+    it("puts every namespaced object in a namespace that exists", () => {
+      const namespaces = new Set([FLUX_NAMESPACE, ...all().filter((o) => o.kind === "Namespace").map((o) => o.metadata.name)]);
+      expect(rendered.fluxInstance.metadata.namespace).to.equal(FLUX_NAMESPACE);
+      for (const obj of all()) {
+        if (CLUSTER_SCOPED.has(obj.kind)) continue;
+        expect(obj.metadata.namespace, id(obj)).to.be.a("string");
+        expect(namespaces.has(obj.metadata.namespace!), id(obj)).to.equal(true);
+      }
+    });
+
+    it("uses only current Flux APIs (v1, helm v2)", () => {
+      for (const obj of all().filter((o) => o.apiVersion.includes("toolkit.fluxcd.io"))) {
+        expect(obj.apiVersion, id(obj)).to.be.oneOf([
+          "source.toolkit.fluxcd.io/v1",
+          "kustomize.toolkit.fluxcd.io/v1",
+          "helm.toolkit.fluxcd.io/v2",
+        ]);
+      }
+    });
+
+    it("points each GitRepository at ssh://git@github.com/<owner>/<repo>, branch main, with a deploy-key Secret", () => {
+      const repos = cluster.filter((o) => o.kind === "GitRepository");
+      expect(repos.map((r) => (r.spec as { url: string }).url).sort()).to.deep.equal(
+        [rendered.config.platformRepo, rendered.config.developerRepo]
+          .map((repo) => `ssh://git@github.com/${rendered.config.owner}/${repo}`)
+          .sort(),
+      );
+      for (const repo of repos) {
+        const spec = repo.spec as { ref: { branch: string }; secretRef: { name: string } };
+        expect(spec.ref).to.deep.equal({ branch: "main" });
+        const secret = cluster.find((o) => o.kind === "Secret" && o.metadata.name === spec.secretRef.name);
+        expect(secret?.metadata.namespace, repo.metadata.name).to.equal(repo.metadata.namespace);
+        const data = secret!.stringData as Record<string, string>;
+        expect(data.known_hosts).to.equal(GITHUB_KNOWN_HOSTS);
+        expect(data.identity).to.equal(KEY_PLACEHOLDER);
+        expect(data["identity.pub"]).to.equal(KEY_PLACEHOLDER);
+      }
+    });
+
+    it("orders infrastructure -> policies -> config -> service through dependsOn to existing Kustomizations", () => {
+      const deps = (name: string): string[] =>
+        ((builds.get(name)!.ks.spec as { dependsOn?: { name: string }[] }).dependsOn ?? []).map((d) => d.name);
+      for (const b of builds.values()) {
+        for (const dep of deps(b.ks.metadata.name)) expect(builds.has(dep), `${b.ks.metadata.name} -> ${dep}`).to.equal(true);
+      }
+      expect(deps("infrastructure")).to.deep.equal([]);
+      expect(deps("infrastructure-policies")).to.deep.equal(["infrastructure"]);
+      for (const s of rendered.config.services) {
+        expect(deps(`config-${s.name}`)).to.deep.equal(["infrastructure-policies"]);
+        expect(deps(`app-${s.name}`)).to.deep.equal([`config-${s.name}`]);
+      }
+      for (const b of builds.values()) {
+        expect((b.ks.spec as { prune?: boolean }).prune, b.ks.metadata.name).to.equal(true);
+        expect((b.ks.spec as { wait?: boolean }).wait, b.ks.metadata.name).to.equal(true);
+      }
+    });
+
+    it("wires each Deployment to the ConfigMap its developer Kustomization builds, watched by Reloader", () => {
+      const ns = rendered.config.appNamespace;
+      const reloader = builds.get("infrastructure")!.objects.find((o) => o.kind === "HelmRelease" && o.metadata.name === "reloader");
+      expect(reloader, "Reloader HelmRelease").to.not.equal(undefined);
+      for (const s of rendered.config.services) {
+        const configMaps = builds.get(`config-${s.name}`)!.objects;
+        expect(configMaps.map(id)).to.deep.equal([`ConfigMap/${ns}/${configMapName(s.name)}`]);
+        const data = configMaps[0].data as Record<string, string>;
+        expect(Object.keys(data).sort()).to.deep.equal(["base.yaml", "override.yaml"]);
+        expect(data["override.yaml"]).to.contain(`environment: ${rendered.config.environment}`);
+
+        const app = builds.get(`app-${s.name}`)!.objects;
+        const deploy = app.find((o) => o.kind === "Deployment")!;
+        expect(id(deploy)).to.equal(`Deployment/${ns}/${s.name}`);
+        const spec = deploy.spec as {
+          replicas: number;
+          template: { spec: { containers: { image: string; ports: { containerPort: number }[] }[]; volumes: { configMap?: { name: string } }[] } };
+        };
+        expect(spec.replicas).to.equal(s.replicas);
+        expect(spec.template.spec.containers[0].image).to.equal(`${s.image}:${s.tag}`);
+        expect(spec.template.spec.containers[0].ports[0].containerPort).to.equal(s.port);
+        expect(spec.template.spec.volumes.map((v) => v.configMap?.name)).to.deep.equal([configMapName(s.name)]);
+        expect(deploy.metadata.annotations?.["configmap.reloader.stakater.com/reload"]).to.equal(configMapName(s.name));
+        const svc = app.find((o) => o.kind === "Service")!;
+        expect((svc.spec as { selector: object }).selector).to.deep.equal({ "app.kubernetes.io/name": s.name });
+      }
+    });
+
+    it("changes the ConfigMap, under the same name, when a developer changes a value", () => {
+      const s = rendered.config.services[0];
+      const ks = builds.get(`config-${s.name}`)!.ks;
+      const repo = path.join(out, rendered.config.developerRepo);
+      const file = path.join(repo, s.name, rendered.config.environment, "config.yaml");
+      const before = fluxBuild(ks, repo)[0];
+      fs.appendFileSync(file, "maxConnections: 42\n");
+      const after = fluxBuild(ks, repo)[0];
+      expect(after.metadata.name).to.equal(before.metadata.name);
+      expect((after.data as Record<string, string>)["override.yaml"]).to.contain("maxConnections: 42");
+      expect(after.data).to.not.deep.equal(before.data);
+    });
+
+    it("lets the developer repo manage only ConfigMaps in the app namespace", () => {
+      const ns = rendered.config.appNamespace;
+      const sa = { kind: "ServiceAccount", name: DEVELOPER_CONFIG_SA, namespace: FLUX_NAMESPACE };
+      for (const s of rendered.config.services) {
+        const spec = builds.get(`config-${s.name}`)!.ks.spec as { serviceAccountName?: string; sourceRef: { name: string } };
+        expect(spec.serviceAccountName).to.equal(DEVELOPER_CONFIG_SA);
+        expect(spec.sourceRef.name).to.equal("flux-developer");
+      }
+      const bindings = all().filter(
+        (o) =>
+          (o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding") &&
+          (o.subjects as (typeof sa)[]).some((x) => x.kind === sa.kind && x.name === sa.name && x.namespace === sa.namespace),
+      );
+      expect(bindings.map(id)).to.deep.equal([`RoleBinding/${ns}/${DEVELOPER_CONFIG_SA}`]);
+      const roleRef = bindings[0].roleRef as { kind: string; name: string };
+      const role = all().find((o) => o.kind === roleRef.kind && o.metadata.name === roleRef.name && o.metadata.namespace === ns)!;
+      expect(role.rules).to.deep.equal([
+        { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
+      ]);
+      // Everything the developer Kustomizations apply is within that grant.
+      for (const s of rendered.config.services) {
+        for (const obj of builds.get(`config-${s.name}`)!.objects) {
+          expect(`${obj.kind}/${obj.metadata.namespace}`).to.equal(`ConfigMap/${ns}`);
+        }
+      }
+    });
+
+    it("installs Kyverno and Reloader the Flux way, pinned, and enforces policies in prd only", () => {
+      const infra = builds.get("infrastructure")!.objects;
+      for (const name of ["kyverno", "reloader"]) {
+        const release = infra.find((o) => o.kind === "HelmRelease" && o.metadata.name === name)!;
+        const chart = (release.spec as { chart: { spec: { version: string; sourceRef: { kind: string; name: string } } } }).chart.spec;
+        expect(chart.version, name).to.match(/^\d+\.\d+\.\d+$/);
+        expect(infra.some((o) => o.kind === chart.sourceRef.kind && o.metadata.name === chart.sourceRef.name && o.metadata.namespace === release.metadata.namespace)).to.equal(true);
+      }
+      const policies = builds.get("infrastructure-policies")!.objects;
+      expect(policies.map((p) => p.kind)).to.deep.equal(["ClusterPolicy", "ClusterPolicy", "ClusterPolicy"]);
+      const action = rendered.config.environment === "prd" ? "Enforce" : "Audit";
+      for (const p of policies) {
+        const rule = (p.spec as { rules: { validate: { failureAction: string }; match: { any: { resources: { namespaces: string[] } }[] } }[] }).rules[0];
+        expect(rule.validate.failureAction, p.metadata.name).to.equal(action);
+        expect(rule.match.any[0].resources.namespaces).to.deep.equal([rendered.config.appNamespace]);
+      }
+    });
+
+    it("commits no key material", () => {
+      const tree = readTree(out);
+      for (const [file, content] of tree) expect(content, file).to.not.match(/PRIVATE KEY/);
+    });
+  });
+}
