@@ -230,13 +230,35 @@ export function developerConfigRbac(cfg: PlatformConfig): K8sObject[] {
   ];
 }
 
+/** The cluster objects grouped as the components create them. */
+export interface ClusterObjects {
+  /** App namespace and the developer-config ServiceAccount, Role and RoleBinding. */
+  readonly base: readonly K8sObject[];
+  readonly sources: Readonly<Record<RepoRole, { readonly secret: K8sObject; readonly gitRepository: K8sObject }>>;
+  /** `infrastructure`, then `infrastructure-policies`. */
+  readonly infrastructure: readonly K8sObject[];
+  readonly services: readonly { readonly name: string; readonly config: K8sObject; readonly app: K8sObject }[];
+}
+
+export function renderClusterObjects(cfg: PlatformConfig): ClusterObjects {
+  const source = (role: RepoRole) => ({ secret: deployKeySecret(role), gitRepository: gitRepository(cfg, role) });
+  return {
+    base: [appNamespace(cfg), ...developerConfigRbac(cfg)],
+    sources: { platform: source("platform"), developer: source("developer") },
+    infrastructure: infrastructureKustomizations(cfg),
+    services: cfg.services.map((s) => {
+      const [config, app] = serviceKustomizations(cfg, s);
+      return { name: s.name, config, app };
+    }),
+  };
+}
+
 /** Every object the stack applies besides the Flux install, in apply order. */
-export function renderClusterObjects(cfg: PlatformConfig): K8sObject[] {
+export function allClusterObjects(c: ClusterObjects): K8sObject[] {
   return [
-    appNamespace(cfg),
-    ...developerConfigRbac(cfg),
-    ...REPO_ROLES.flatMap((role) => [deployKeySecret(role), gitRepository(cfg, role)]),
-    ...infrastructureKustomizations(cfg),
-    ...cfg.services.flatMap((s) => serviceKustomizations(cfg, s)),
+    ...c.base,
+    ...REPO_ROLES.flatMap((role) => [c.sources[role].secret, c.sources[role].gitRepository]),
+    ...c.infrastructure,
+    ...c.services.flatMap((s) => [s.config, s.app]),
   ];
 }

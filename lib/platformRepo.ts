@@ -17,6 +17,8 @@ export interface RepoFile {
    * `scaffold`: written once; later edits in the repo are kept.
    */
   readonly mode: "sync" | "scaffold";
+  /** The same path for every environment (several stacks share one repo), or this one's only. */
+  readonly shared: boolean;
 }
 
 /** Helm charts the infrastructure installs, pinned. */
@@ -221,7 +223,7 @@ repo as the ConfigMap \`<service>-config\`, mounted at \`/etc/config\`.
 /** Every file of the platform repo, sorted by path. */
 export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
   const files: RepoFile[] = [
-    { path: "README.md", content: PLATFORM_README, mode: "sync" },
+    { path: "README.md", content: PLATFORM_README, mode: "sync", shared: true },
     {
       path: "apps/base/kustomization.yaml",
       content: yamlFile(
@@ -231,13 +233,15 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
         }),
       ),
       mode: "sync",
+      shared: true,
     },
-    { path: "apps/base/deployment.yaml", content: yamlFile(MANAGED, deployment()), mode: "sync" },
-    { path: "apps/base/service.yaml", content: yamlFile(MANAGED, service()), mode: "sync" },
+    { path: "apps/base/deployment.yaml", content: yamlFile(MANAGED, deployment()), mode: "sync", shared: true },
+    { path: "apps/base/service.yaml", content: yamlFile(MANAGED, service()), mode: "sync", shared: true },
     {
       path: "infrastructure/controllers/kustomization.yaml",
       content: yamlFile(MANAGED, kustomization(["kyverno.yaml", "reloader.yaml"])),
       mode: "sync",
+      shared: true,
     },
     {
       path: "infrastructure/controllers/kyverno.yaml",
@@ -251,6 +255,7 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
         }),
       ),
       mode: "sync",
+      shared: true,
     },
     {
       path: "infrastructure/controllers/reloader.yaml",
@@ -266,17 +271,20 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
         }),
       ),
       mode: "sync",
+      shared: true,
     },
     {
       path: "infrastructure/policies/kustomization.yaml",
       content: yamlFile(MANAGED, kustomization(POLICIES.map((p) => `${p.name}.yaml`))),
       mode: "sync",
+      shared: true,
     },
     ...POLICIES.map(
       (p): RepoFile => ({
         path: `infrastructure/policies/${p.name}.yaml`,
         content: yamlFile(MANAGED, clusterPolicy(p)),
         mode: "sync",
+        shared: true,
       }),
     ),
     ...cfg.services.map(
@@ -291,6 +299,7 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
           kustomization(["../base"]),
         ),
         mode: "sync",
+        shared: true,
       }),
     ),
   ];

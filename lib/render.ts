@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { loadConfig, type PlatformConfig, type RawConfig } from "./config";
-import { renderClusterObjects, type K8sObject } from "./clusterObjects";
+import { allClusterObjects, renderClusterObjects, type ClusterObjects, type K8sObject } from "./clusterObjects";
 import { renderDeveloperRepo } from "./developerRepo";
 import { fluxInstance } from "./fluxInstall";
 import { renderPlatformRepo, type RepoFile } from "./platformRepo";
@@ -16,16 +16,20 @@ export interface RenderedStack {
   readonly config: PlatformConfig;
   readonly platformFiles: readonly RepoFile[];
   readonly developerFiles: readonly RepoFile[];
+  readonly cluster: ClusterObjects;
+  /** `cluster`, flattened in apply order. */
   readonly clusterObjects: readonly K8sObject[];
   readonly fluxInstance: K8sObject;
 }
 
 export function renderStack(config: PlatformConfig): RenderedStack {
+  const cluster = renderClusterObjects(config);
   return {
     config,
     platformFiles: renderPlatformRepo(config),
     developerFiles: renderDeveloperRepo(config),
-    clusterObjects: renderClusterObjects(config),
+    cluster,
+    clusterObjects: allClusterObjects(cluster),
     fluxInstance: fluxInstance(config),
   };
 }

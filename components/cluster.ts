@@ -1,0 +1,79 @@
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { ClusterConfig } from "../lib/config";
+import {
+  CREATE_SCRIPT,
+  DELETE_SCRIPT,
+  KUBECONFIG_SCRIPT,
+  UPDATE_SCRIPT,
+  replaceTriggers,
+  scriptEnvironment,
+} from "../lib/minikube";
+
+export interface ClusterArgs {
+  /** `minikube`: a profile this stack creates and deletes; `kubeconfig`: an existing context. */
+  readonly cluster: ClusterConfig;
+}
+
+/**
+ * The environment's Kubernetes cluster and the provider every Kubernetes resource uses.
+ * minikube profiles are driven through `@pulumi/command`; an existing cluster (EKS, GKE,
+ * AKS, ...) is reached through its kubeconfig context and is never created or deleted.
+ */
+export class Cluster extends pulumi.ComponentResource {
+  /** The kube context the platform lives in: the minikube profile or the configured context. */
+  public readonly kubeContext: pulumi.Output<string>;
+  /** Provider for every Kubernetes resource of the stack. */
+  public readonly provider: k8s.Provider;
+  /** The minikube profile resource, so Kubernetes deletes can be skipped when it goes. */
+  public readonly minikube?: command.local.Command;
+  /** The profile's kubeconfig (minikube only), secret everywhere. */
+  public readonly kubeconfig?: pulumi.Output<string>;
+
+  constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("flux-platform:index:Cluster", name, {}, opts);
+    const c = args.cluster;
+
+    if (c.provider === "minikube") {
+      this.minikube = new command.local.Command(
+        `${name}-minikube`,
+        {
+          interpreter: ["/bin/bash", "-c"],
+          create: CREATE_SCRIPT,
+          update: UPDATE_SCRIPT,
+          delete: DELETE_SCRIPT,
+          environment: scriptEnvironment(c),
+          triggers: replaceTriggers(c),
+        },
+        // A replaced profile has the same name: delete the old one first, or its delete
+        // would wipe the new cluster.
+        { parent: this, deleteBeforeReplace: true },
+      );
+      // Read on every run (not stored once at create): the API server address of a minikube
+      // profile changes when it restarts. Waits for the profile to exist.
+      const kubeconfig = command.local.runOutput(
+        {
+          interpreter: ["/bin/bash", "-c"],
+          command: KUBECONFIG_SCRIPT,
+          environment: this.minikube.environment.apply((env) => ({ PROFILE: env?.PROFILE ?? c.profile })),
+        },
+        { parent: this },
+      );
+      this.kubeconfig = pulumi.secret(kubeconfig.apply((r) => r.stdout ?? ""));
+      this.kubeContext = pulumi.output(c.profile);
+      this.provider = new k8s.Provider(
+        `${name}-k8s`,
+        // A deleted profile makes the cluster unreachable: drop its objects from state.
+        { kubeconfig: this.kubeconfig, context: c.profile, deleteUnreachable: true },
+        { parent: this },
+      );
+    } else {
+      this.kubeContext = pulumi.output(c.context);
+      // No kubeconfig given: the provider reads $KUBECONFIG or ~/.kube/config, as kubectl does.
+      this.provider = new k8s.Provider(`${name}-k8s`, { context: c.context }, { parent: this });
+    }
+
+    this.registerOutputs({ kubeContext: this.kubeContext, kubeconfig: this.kubeconfig });
+  }
+}

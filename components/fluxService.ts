@@ -1,0 +1,28 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { K8sObject } from "../lib/clusterObjects";
+import { kubeObject, type KubeOptions } from "./kube";
+
+export interface FluxServiceArgs {
+  /** The service's developer-config Kustomization (config-<service>). */
+  readonly config: K8sObject;
+  /** The service's platform Kustomization (app-<service>). */
+  readonly app: K8sObject;
+  readonly kube: KubeOptions;
+}
+
+/**
+ * One microservice: its configuration from the developer repo, then its manifests from the
+ * platform repo. Removing the service from the stack deletes both Kustomizations while Flux
+ * runs, and Flux prunes what they applied.
+ */
+export class FluxService extends pulumi.ComponentResource {
+  public readonly kustomizations: pulumi.Output<string[]>;
+
+  constructor(name: string, args: FluxServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("flux-platform:index:FluxService", name, {}, opts);
+    const config = kubeObject(this, name, args.config, args.kube);
+    kubeObject(this, name, args.app, args.kube, { dependsOn: [config] });
+    this.kustomizations = pulumi.output([args.config.metadata.name, args.app.metadata.name]);
+    this.registerOutputs({ kustomizations: this.kustomizations });
+  }
+}

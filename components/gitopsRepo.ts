@@ -1,0 +1,127 @@
+import * as github from "@pulumi/github";
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import type { RepoFile } from "../lib/platformRepo";
+
+export interface GitopsRepoArgs {
+  /** Repository name on GitHub (the owner comes from the github provider: `github:owner`). */
+  readonly repository: string;
+  readonly description: string;
+  /** Visibility when this stack creates the repo. */
+  readonly visibility: "private" | "public" | "internal";
+  /** `true`: the repo exists (another stack made it); read it, never create or change it. */
+  readonly adopt: boolean;
+  /** The rendered files; `scaffold` files are written once and then left to their owners. */
+  readonly files: readonly RepoFile[];
+  /** Environment the deploy key is for: its title is `flux-<environment>`. */
+  readonly environment: string;
+}
+
+/**
+ * A GitOps repository: the GitHub repo (created, or adopted), the rendered files committed
+ * to `main`, and this environment's read-only deploy key with its ED25519 key pair.
+ *
+ * Nothing here deletes history: the repository and its files are retained when the stack
+ * is destroyed (`retainOnDelete`); a removed deploy key is revoked.
+ */
+export class GitopsRepo extends pulumi.ComponentResource {
+  public readonly repositoryName: pulumi.Output<string>;
+  public readonly htmlUrl: pulumi.Output<string>;
+  /** OpenSSH private key for Flux: secret, used only by the Kubernetes Secret. */
+  public readonly privateKey: pulumi.Output<string>;
+  public readonly publicKey: pulumi.Output<string>;
+  /** The registered deploy key: Flux can read the repo once this exists. */
+  public readonly deployKey: github.RepositoryDeployKey;
+  /** The committed files: Flux finds its paths once these exist. */
+  public readonly files: github.RepositoryFile[];
+
+  constructor(name: string, args: GitopsRepoArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("flux-platform:index:GitopsRepo", name, {}, opts);
+
+    let repository: github.Repository;
+    let branch: pulumi.Resource[] = [];
+    if (args.adopt) {
+      repository = github.Repository.get(`${name}-repo`, args.repository, undefined, { parent: this });
+    } else {
+      repository = new github.Repository(
+        `${name}-repo`,
+        {
+          name: args.repository,
+          description: args.description,
+          visibility: args.visibility,
+          autoInit: true,
+          hasIssues: true,
+          hasWiki: false,
+          deleteBranchOnMerge: true,
+          vulnerabilityAlerts: true,
+        },
+        // Destroying an environment never deletes a repository or its history; the other
+        // environments may still use it.
+        { parent: this, retainOnDelete: true },
+      );
+      // autoInit makes the account's default branch; Flux and the files use `main`.
+      branch = [
+        new github.BranchDefault(
+          `${name}-main`,
+          { repository: repository.name, branch: "main", rename: true },
+          { parent: this },
+        ),
+      ];
+    }
+
+    const key = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: "ED25519" }, { parent: this });
+    this.privateKey = pulumi.secret(key.privateKeyOpenssh);
+    this.publicKey = key.publicKeyOpenssh;
+    this.deployKey = new github.RepositoryDeployKey(
+      `${name}-deploy-key`,
+      {
+        repository: repository.name,
+        title: `flux-${args.environment}`,
+        key: key.publicKeyOpenssh.apply((k) => k.trim()),
+        readOnly: true,
+      },
+      // Rotation replaces the key: register the new one, then revoke the old one.
+      { parent: this },
+    );
+
+    // Files that exist in the repo before this stack writes them: autoInit's README.md, or
+    // everything when the repo is adopted; a shared scaffold file of an adopted repo belongs
+    // to the stack that created the repo and is not written again.
+    this.files = args.files
+      .filter((f) => !(args.adopt && f.mode === "scaffold" && f.shared))
+      .map(
+        (f) =>
+          new github.RepositoryFile(
+            `${name}-file-${f.path}`,
+            {
+              repository: repository.name,
+              branch: "main",
+              file: f.path,
+              content: f.content,
+              commitMessage:
+                f.mode === "sync"
+                  ? `flux-platform: update ${f.path}`
+                  : `flux-platform: scaffold ${f.path}`,
+              commitAuthor: "flux-platform",
+              commitEmail: "flux-platform@users.noreply.github.com",
+              overwriteOnCreate: f.mode === "sync" || f.path === "README.md",
+            },
+            {
+              parent: this,
+              dependsOn: branch,
+              retainOnDelete: true,
+              // Scaffold files belong to their owners once written: never overwritten.
+              ignoreChanges: f.mode === "scaffold" ? ["content"] : [],
+            },
+          ),
+      );
+
+    this.repositoryName = repository.name;
+    this.htmlUrl = repository.htmlUrl;
+    this.registerOutputs({
+      repositoryName: this.repositoryName,
+      htmlUrl: this.htmlUrl,
+      publicKey: this.publicKey,
+    });
+  }
+}

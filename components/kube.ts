@@ -1,0 +1,57 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { K8sObject } from "../lib/clusterObjects";
+
+/** Options every Kubernetes object of the platform is created with. */
+export interface KubeOptions {
+  readonly provider: k8s.Provider;
+  /** The minikube profile: when it is deleted, its objects go with it and are not deleted one by one. */
+  readonly deletedWith?: pulumi.Resource;
+}
+
+/** Pulumi name of a rendered object inside a component: `<component>-<kind>-<name>`. */
+export const objectName = (component: string, obj: K8sObject): string =>
+  `${component}-${obj.kind.toLowerCase()}-${obj.metadata.name}`;
+
+/**
+ * Creates one rendered object as it is, with the typed resource for core kinds and a
+ * CustomResource for Flux kinds. `overrides` replaces top-level fields (key material).
+ */
+export function kubeObject(
+  component: pulumi.ComponentResource,
+  componentName: string,
+  obj: K8sObject,
+  kube: KubeOptions,
+  opts: pulumi.CustomResourceOptions = {},
+  overrides: Record<string, pulumi.Input<unknown>> = {},
+): pulumi.CustomResource {
+  const name = objectName(componentName, obj);
+  const options: pulumi.CustomResourceOptions = {
+    ...opts,
+    parent: component,
+    provider: kube.provider,
+    deletedWith: kube.deletedWith,
+  };
+  const { apiVersion, kind, metadata, ...rest } = { ...obj, ...overrides } as K8sObject;
+  switch (`${apiVersion}/${kind}`) {
+    case "v1/Namespace":
+      return new k8s.core.v1.Namespace(name, { metadata }, options);
+    case "v1/ServiceAccount":
+      return new k8s.core.v1.ServiceAccount(name, { metadata }, options);
+    case "v1/Secret":
+      return new k8s.core.v1.Secret(name, { metadata, ...(rest as k8s.types.input.core.v1.Secret) }, options);
+    case "rbac.authorization.k8s.io/v1/Role":
+      return new k8s.rbac.v1.Role(name, { metadata, ...(rest as k8s.types.input.rbac.v1.Role) }, options);
+    case "rbac.authorization.k8s.io/v1/RoleBinding":
+      return new k8s.rbac.v1.RoleBinding(
+        name,
+        { metadata, ...(rest as unknown as k8s.types.input.rbac.v1.RoleBinding) },
+        options,
+      );
+    default:
+      if (!/\.(fluxcd|controlplane)\.io\//.test(`${apiVersion}/`)) {
+        throw new Error(`${name}: no resource type for ${apiVersion}/${kind}`);
+      }
+      return new k8s.apiextensions.CustomResource(name, { apiVersion, kind, metadata, ...rest }, options);
+  }
+}

@@ -1,0 +1,32 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { K8sObject } from "../lib/clusterObjects";
+import { kubeObject, type KubeOptions } from "./kube";
+
+export interface PlatformInfrastructureArgs {
+  /** The app namespace and the developer-config ServiceAccount, Role and RoleBinding. */
+  readonly base: readonly K8sObject[];
+  /** The `infrastructure` and `infrastructure-policies` Kustomizations, in that order. */
+  readonly kustomizations: readonly K8sObject[];
+  readonly kube: KubeOptions;
+}
+
+/**
+ * What every service builds on: the app namespace, the narrow account the developer repo
+ * is applied as, and the Flux Kustomizations that install Kyverno, Reloader and the
+ * policies from the platform repo.
+ */
+export class PlatformInfrastructure extends pulumi.ComponentResource {
+  /** The last infrastructure Kustomization: services depend on it. */
+  public readonly ready: pulumi.Resource;
+
+  constructor(name: string, args: PlatformInfrastructureArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("flux-platform:index:PlatformInfrastructure", name, {}, opts);
+    const base = args.base.map((obj) => kubeObject(this, name, obj, args.kube));
+    let previous: pulumi.Resource[] = base;
+    for (const obj of args.kustomizations) {
+      previous = [kubeObject(this, name, obj, args.kube, { dependsOn: previous })];
+    }
+    this.ready = previous[0];
+    this.registerOutputs({});
+  }
+}
