@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { K8sObject } from "../lib/clusterObjects";
-import { kubeObject, type KubeOptions } from "./kube";
+import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
 
 export interface FluxServiceArgs {
   /** The service's developer-config Kustomization (config-<service>). */
@@ -20,8 +20,9 @@ export class FluxService extends pulumi.ComponentResource {
 
   constructor(name: string, args: FluxServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flux-platform:index:FluxService", name, {}, opts);
-    const config = kubeObject(this, name, args.config, args.kube);
-    kubeObject(this, name, args.app, args.kube, { dependsOn: [config] });
+    const after = inheritedDependsOn(opts);
+    const config = kubeObject(this, name, args.config, args.kube, { dependsOn: after });
+    kubeObject(this, name, args.app, args.kube, { dependsOn: [...after, config] });
     this.kustomizations = pulumi.output([args.config.metadata.name, args.app.metadata.name]);
     this.registerOutputs({ kustomizations: this.kustomizations });
   }

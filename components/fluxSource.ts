@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { K8sObject } from "../lib/clusterObjects";
-import { kubeObject, type KubeOptions } from "./kube";
+import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
 
 export interface FluxSourceArgs {
   /** The rendered deploy-key Secret (key material is a placeholder there). */
@@ -30,8 +30,11 @@ export class FluxSource extends pulumi.ComponentResource {
         "identity.pub": pub,
       })),
     );
-    const secret = kubeObject(this, name, args.secret, args.kube, {}, { stringData });
-    this.gitRepository = kubeObject(this, name, args.gitRepository, args.kube, { dependsOn: [secret] });
+    const after = inheritedDependsOn(opts);
+    const secret = kubeObject(this, name, args.secret, args.kube, { dependsOn: after }, { stringData });
+    this.gitRepository = kubeObject(this, name, args.gitRepository, args.kube, {
+      dependsOn: [...after, secret],
+    });
     this.name = args.gitRepository.metadata.name;
     this.registerOutputs({});
   }

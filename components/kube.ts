@@ -9,6 +9,16 @@ export interface KubeOptions {
   readonly deletedWith?: pulumi.Resource;
 }
 
+/**
+ * A component's own `dependsOn`, for its children: Pulumi does not make a component's
+ * children wait for what the component depends on, so each child is given it explicitly.
+ */
+export function inheritedDependsOn(opts?: pulumi.ResourceOptions): pulumi.Input<pulumi.Resource>[] {
+  const d = opts?.dependsOn;
+  if (d === undefined) return [];
+  return Array.isArray(d) ? d : [d as pulumi.Input<pulumi.Resource>];
+}
+
 /** Pulumi name of a rendered object inside a component: `<component>-<kind>-<name>`. */
 export const objectName = (component: string, obj: K8sObject): string =>
   `${component}-${obj.kind.toLowerCase()}-${obj.metadata.name}`;

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { K8sObject } from "../lib/clusterObjects";
-import { kubeObject, type KubeOptions } from "./kube";
+import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
 
 export interface PlatformInfrastructureArgs {
   /** The app namespace and the developer-config ServiceAccount, Role and RoleBinding. */
@@ -21,10 +21,11 @@ export class PlatformInfrastructure extends pulumi.ComponentResource {
 
   constructor(name: string, args: PlatformInfrastructureArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flux-platform:index:PlatformInfrastructure", name, {}, opts);
-    const base = args.base.map((obj) => kubeObject(this, name, obj, args.kube));
+    const after = inheritedDependsOn(opts);
+    const base = args.base.map((obj) => kubeObject(this, name, obj, args.kube, { dependsOn: after }));
     let previous: pulumi.Resource[] = base;
     for (const obj of args.kustomizations) {
-      previous = [kubeObject(this, name, obj, args.kube, { dependsOn: previous })];
+      previous = [kubeObject(this, name, obj, args.kube, { dependsOn: [...after, ...previous] })];
     }
     this.ready = previous[0];
     this.registerOutputs({});

@@ -1,0 +1,275 @@
+/**
+ * The Pulumi program (index.ts) under Pulumi's mocks, for every stack file: what it
+ * registers, with which options, and that it is exactly what `npm run render` shows.
+ */
+import { expect } from "chai";
+import * as path from "node:path";
+import { readStackFile, loadStackFile, renderStack, type RenderedStack } from "../lib/render";
+import { CREATE_SCRIPT, DELETE_SCRIPT, UPDATE_SCRIPT } from "../lib/minikube";
+import { FAKE_KUBECONFIG, FAKE_PRIVATE_KEY, invokes, registrations, resolve, setMocks, type Registration } from "./support/mocks";
+
+const ROOT = path.resolve(__dirname, "..");
+const PROGRAM = path.join(ROOT, "index.ts");
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** Stack config as the engine hands it to the program: strings, structured values as JSON. */
+function engineConfig(stack: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`)))) {
+    out[k] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  return out;
+}
+
+async function settle(): Promise<void> {
+  let last = -1;
+  while (registrations.length !== last) {
+    last = registrations.length;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const byType = (type: string): Registration[] => registrations.filter((r) => r.type === type);
+const one = (type: string, name: string): Registration => {
+  const found = registrations.filter((r) => r.type === type && r.name === name);
+  expect(found, `${type} ${name}`).to.have.length(1);
+  return found[0];
+};
+const isSecretValue = (v: unknown): boolean =>
+  v !== null && typeof v === "object" && (v as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
+/** JSON with keys sorted at every level, to compare objects whatever their key order. */
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) =>
+    x !== null && typeof x === "object" && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : x,
+  );
+const unwrap = (v: unknown): unknown => (isSecretValue(v) ? (v as { value: unknown }).value : v);
+
+const COUNTS: Record<string, Record<string, number>> = {
+  dev: {
+    "flux-platform:index:Cluster": 1,
+    "command:local:Command": 1,
+    "pulumi:providers:kubernetes": 1,
+    "flux-platform:index:FluxInstall": 1,
+    "kubernetes:core/v1:Namespace": 2,
+    "kubernetes:helm.sh/v3:Release": 1,
+    "kubernetes:fluxcd.controlplane.io/v1:FluxInstance": 1,
+    "flux-platform:index:GitopsRepo": 2,
+    "github:index/repository:Repository": 2,
+    "github:index/branchDefault:BranchDefault": 2,
+    "tls:index/privateKey:PrivateKey": 2,
+    "github:index/repositoryDeployKey:RepositoryDeployKey": 2,
+    "github:index/repositoryFile:RepositoryFile": 24,
+    "flux-platform:index:FluxSource": 2,
+    "kubernetes:core/v1:Secret": 2,
+    "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository": 2,
+    "flux-platform:index:PlatformInfrastructure": 1,
+    "kubernetes:core/v1:ServiceAccount": 1,
+    "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 1,
+    "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization": 8,
+    "flux-platform:index:FluxService": 3,
+  },
+};
+// prd adopts the repos dev created: it reads them, does not rename branches, and writes the
+// platform files and its own environment's developer files only (3 services x 2).
+COUNTS.prd = {
+  ...COUNTS.dev,
+  "github:index/branchDefault:BranchDefault": 0,
+  "github:index/repositoryFile:RepositoryFile": 14 + 6,
+};
+
+for (const stack of ["dev", "prd"]) {
+  describe(`program under mocks: stack ${stack}`, () => {
+    let rendered: RenderedStack;
+    let program: Record<string, unknown>;
+
+    before(async () => {
+      rendered = renderStack(loadStackFile(ROOT, stack));
+      await setMocks(stack, engineConfig(stack));
+      delete require.cache[require.resolve(PROGRAM)];
+      program = require(PROGRAM);
+      await settle();
+    });
+
+    it("registers exactly the expected resources per type", () => {
+      const counts: Record<string, number> = {};
+      for (const r of registrations) counts[r.type] = (counts[r.type] ?? 0) + 1;
+      const expected = Object.fromEntries(Object.entries(COUNTS[stack]).filter(([, n]) => n > 0));
+      expect(counts).to.deep.equal(expected);
+    });
+
+    it("gives every resource a unique name within its type", () => {
+      const keys = registrations.map((r) => `${r.type}::${r.name}`);
+      expect(keys.filter((k, i) => keys.indexOf(k) !== i)).to.deep.equal([]);
+    });
+
+    it("parents every resource to a flux-platform component, components to the stack", () => {
+      const components = new Set(registrations.filter((r) => r.type.startsWith("flux-platform:index:")).map((r) => r.urn));
+      for (const r of registrations) {
+        if (r.type.startsWith("flux-platform:index:")) {
+          // Under mocks there is no root Stack resource: top-level components have no parent.
+          expect(r.parent, r.name).to.be.oneOf(["", undefined]);
+        } else {
+          expect(components.has(r.parent), `${r.type} ${r.name} parent ${r.parent}`).to.equal(true);
+        }
+      }
+    });
+
+    it("creates every Kubernetes resource with the cluster's provider, deleted with the minikube profile", () => {
+      const provider = byType("pulumi:providers:kubernetes")[0];
+      const minikube = byType("command:local:Command")[0];
+      const kube = registrations.filter((r) => r.type.startsWith("kubernetes:"));
+      expect(kube).to.have.length.greaterThan(10);
+      for (const r of kube) {
+        expect(r.provider.startsWith(`${provider.urn}::`), `${r.name}: ${r.provider}`).to.equal(true);
+        expect(r.deletedWith, r.name).to.equal(minikube.urn);
+      }
+    });
+
+    it("applies exactly the rendered Flux objects and cluster objects", () => {
+      const applied = registrations
+        .filter((r) => r.type.startsWith("kubernetes:") && r.type !== "kubernetes:helm.sh/v3:Release")
+        .filter((r) => !(r.type === "kubernetes:core/v1:Namespace" && r.name === "flux-namespace"))
+        .map((r) => {
+          const { apiVersion, kind, metadata, spec, rules, roleRef, subjects, type, stringData } = r.inputs as Record<string, unknown>;
+          const obj: Record<string, unknown> = { apiVersion, kind, metadata, spec, rules, roleRef, subjects, type, stringData };
+          if (obj.stringData) {
+            const data = unwrap(obj.stringData) as Record<string, string>;
+            obj.stringData = { ...data, identity: "<key>", "identity.pub": "<key>" };
+          }
+          return JSON.stringify(Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)));
+        });
+      const expected = [...rendered.clusterObjects, rendered.fluxInstance].map((o) => {
+        const { apiVersion, kind, metadata, ...rest } = o;
+        const obj: Record<string, unknown> = { apiVersion, kind, metadata, ...rest };
+        if (obj.stringData) obj.stringData = { ...(obj.stringData as object), identity: "<key>", "identity.pub": "<key>" };
+        return JSON.stringify(obj);
+      });
+      const norm = (s: string): string => canonical(JSON.parse(s));
+      expect(applied.map(norm).sort()).to.deep.equal(expected.map(norm).sort());
+    });
+
+    it("commits exactly the rendered repo files, syncing platform files and scaffolding developer ones", () => {
+      const files = byType("github:index/repositoryFile:RepositoryFile").map((r) => ({
+        repo: r.inputs.repository,
+        path: r.inputs.file,
+        content: r.inputs.content,
+        branch: r.inputs.branch,
+        ignoreChanges: r.ignoreChanges,
+        retainOnDelete: r.retainOnDelete,
+        overwrite: r.inputs.overwriteOnCreate,
+      }));
+      const adopt = rendered.config.adoptRepos;
+      const expected = [
+        ...rendered.platformFiles.map((f) => ({ repo: rendered.config.platformRepo, f })),
+        ...rendered.developerFiles.map((f) => ({ repo: rendered.config.developerRepo, f })),
+      ]
+        .filter(({ f }) => !(adopt && f.mode === "scaffold" && f.shared))
+        .map(({ repo, f }) => ({
+          repo,
+          path: f.path,
+          content: f.content,
+          branch: "main",
+          ignoreChanges: f.mode === "scaffold" ? ["content"] : [],
+          retainOnDelete: true,
+          overwrite: f.mode === "sync" || f.path === "README.md",
+        }));
+      const key = (x: { repo: unknown; path: unknown }) => `${x.repo}/${x.path}`;
+      expect(files.sort((a, b) => key(a).localeCompare(key(b)))).to.deep.equal(expected.sort((a, b) => key(a).localeCompare(key(b))));
+    });
+
+    it("protects the repositories: created with retainOnDelete by dev, only read by prd", () => {
+      const repos = byType("github:index/repository:Repository");
+      expect(repos).to.have.length(2);
+      for (const r of repos) {
+        if (rendered.config.adoptRepos) {
+          expect(r.read, r.name).to.equal(true);
+        } else {
+          expect(r.retainOnDelete, r.name).to.equal(true);
+          expect(r.inputs).to.include({ autoInit: true, visibility: rendered.config.repoVisibility });
+        }
+      }
+    });
+
+    it("registers one read-only ED25519 deploy key per repo, titled for the environment", () => {
+      for (const k of byType("tls:index/privateKey:PrivateKey")) expect(k.inputs.algorithm).to.equal("ED25519");
+      const keys = byType("github:index/repositoryDeployKey:RepositoryDeployKey");
+      expect(keys.map((k) => k.inputs.repository).sort()).to.deep.equal(
+        [rendered.config.developerRepo, rendered.config.platformRepo].sort(),
+      );
+      for (const k of keys) {
+        expect(k.inputs).to.include({ readOnly: true, title: `flux-${rendered.config.environment}`, key: "ssh-ed25519 AAAAFAKEPUBLICKEY" });
+      }
+    });
+
+    it("keeps private keys and the kubeconfig secret: only in secret inputs of the Secret and the provider", () => {
+      for (const r of registrations) {
+        for (const [field, value] of Object.entries(r.inputs)) {
+          const text = JSON.stringify(value) ?? "";
+          if (!text.includes("FAKE-PRIVATE-KEY") && !text.includes("FAKE-KUBECONFIG")) continue;
+          const allowed =
+            (r.type === "kubernetes:core/v1:Secret" && field === "stringData") ||
+            (r.type === "pulumi:providers:kubernetes" && field === "kubeconfig");
+          expect(allowed, `${r.type} ${r.name}.${field}`).to.equal(true);
+          expect(isSecretValue(value), `${r.type} ${r.name}.${field} is secret`).to.equal(true);
+        }
+      }
+      for (const s of byType("kubernetes:core/v1:Secret")) {
+        expect((unwrap(s.inputs.stringData) as Record<string, string>).identity).to.equal(FAKE_PRIVATE_KEY);
+      }
+      expect(JSON.stringify(program)).to.not.contain("FAKE");
+    });
+
+    it("drives minikube with the tested scripts, replacing only for settings that need a new cluster", () => {
+      const c = rendered.config.cluster;
+      if (c.provider !== "minikube") throw new Error("stack files use minikube");
+      const cmd = byType("command:local:Command")[0];
+      expect(cmd.deleteBeforeReplace).to.equal(true);
+      expect(cmd.inputs).to.deep.include({
+        create: CREATE_SCRIPT,
+        update: UPDATE_SCRIPT,
+        delete: DELETE_SCRIPT,
+        interpreter: ["/bin/bash", "-c"],
+        triggers: [c.profile, c.driver, String(c.cpus), String(c.memory)],
+      });
+      expect(cmd.inputs.environment).to.deep.include({ PROFILE: c.profile, KUBERNETES_VERSION: c.kubernetesVersion });
+      const run = invokes.find((i) => i.token === "command:local:run")!;
+      expect(run.inputs.command).to.contain(`kubectl config view --minify --flatten --context "$PROFILE"`);
+      expect(run.inputs.environment).to.deep.equal({ PROFILE: c.profile });
+      const provider = byType("pulumi:providers:kubernetes")[0];
+      expect(provider.inputs.context).to.equal(c.profile);
+      expect(unwrap(provider.inputs.kubeconfig)).to.equal(FAKE_KUBECONFIG);
+    });
+
+    it("orders the Flux objects: CRDs and keys first, then infrastructure, then services", () => {
+      const urn = (type: string, name: string) => one(type, name).urn;
+      const instance = byType("kubernetes:fluxcd.controlplane.io/v1:FluxInstance")[0].urn;
+      for (const repo of byType("kubernetes:source.toolkit.fluxcd.io/v1:GitRepository")) {
+        const role = repo.name.startsWith("platform") ? "platform" : "developer";
+        expect(repo.dependencies, repo.name).to.include.members([
+          instance,
+          urn("github:index/repositoryDeployKey:RepositoryDeployKey", `${role}-repo-deploy-key`),
+        ]);
+      }
+      const ks = (name: string) => one("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization", name);
+      const infra = ks("infrastructure-kustomization-infrastructure");
+      expect(infra.dependencies).to.include.members(byType("kubernetes:source.toolkit.fluxcd.io/v1:GitRepository").map((r) => r.urn));
+      expect(ks("infrastructure-kustomization-infrastructure-policies").dependencies).to.include(infra.urn);
+      for (const s of rendered.config.services) {
+        const config = ks(`service-${s.name}-kustomization-config-${s.name}`);
+        expect(config.dependencies).to.include(ks("infrastructure-kustomization-infrastructure-policies").urn);
+        expect(ks(`service-${s.name}-kustomization-app-${s.name}`).dependencies).to.include(config.urn);
+      }
+    });
+
+    it("exports what a user needs after pulumi up", async () => {
+      expect(program.environment).to.equal(stack);
+      expect((await resolve(program.kubeContext as never)).value).to.equal(`minikube-${stack}`);
+      expect((await resolve(program.watch as never)).value).to.equal(`flux get kustomizations --context minikube-${stack}`);
+      expect((await resolve(program.platformRepoUrl as never)).value).to.equal(`https://github.com/acme/${rendered.config.platformRepo}`);
+      expect(program.fluxObjects).to.include("Kustomization/flux-system/app-beetle");
+    });
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * Pulumi mocks for the whole program, set once. Every registration is recorded with the
+ * options the mocks themselves do not expose (parent, provider, dependencies, deletedWith,
+ * retainOnDelete, ignoreChanges...), read off the request the SDK sends to the mock monitor.
+ * Invokes that are not mocked here throw.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+
+export interface Registration {
+  type: string;
+  name: string;
+  urn: string;
+  inputs: Record<string, unknown>;
+  custom: boolean;
+  parent: string;
+  provider: string;
+  dependencies: string[];
+  deletedWith: string;
+  deleteBeforeReplace: boolean;
+  retainOnDelete: boolean | undefined;
+  ignoreChanges: string[];
+  read: boolean;
+}
+
+export const FAKE_KUBECONFIG = "apiVersion: v1\nusers:\n- name: minikube-dev\n  user:\n    client-key-data: FAKE-KUBECONFIG-CLIENT-KEY\n";
+export const FAKE_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-PRIVATE-KEY\n-----END OPENSSH PRIVATE KEY-----\n";
+
+export const registrations: Registration[] = [];
+export const invokes: { token: string; inputs: Record<string, unknown> }[] = [];
+
+interface Req {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom(): boolean;
+  getProvider(): string;
+  getDependenciesList(): string[];
+  getDeletedwith(): string;
+  getDeletebeforereplace(): boolean;
+  getRetainondelete(): boolean | undefined;
+  getIgnorechangesList(): string[];
+  getObject(): { toJavaScript(): Record<string, unknown> };
+}
+
+type Callback = (err: unknown, resp: { getUrn(): string }) => void;
+const monitor = MockMonitor.prototype as unknown as {
+  registerResource(req: Req, cb: Callback): Promise<void>;
+  readResource(req: Req, cb: Callback): Promise<void>;
+};
+
+function record(original: (req: Req, cb: Callback) => Promise<void>, read: boolean) {
+  return function (this: unknown, req: Req, cb: Callback): Promise<void> {
+    return original.call(this, req, (err, resp) => {
+      if (!err) {
+        registrations.push({
+          type: req.getType(),
+          name: req.getName(),
+          urn: resp.getUrn(),
+          inputs: read ? {} : req.getObject().toJavaScript(),
+          custom: read || req.getCustom(),
+          parent: req.getParent(),
+          provider: req.getProvider(),
+          dependencies: read ? [] : req.getDependenciesList(),
+          deletedWith: read ? "" : req.getDeletedwith(),
+          deleteBeforeReplace: read ? false : req.getDeletebeforereplace(),
+          retainOnDelete: read ? undefined : req.getRetainondelete(),
+          ignoreChanges: read ? [] : req.getIgnorechangesList(),
+          read,
+        });
+      }
+      cb(err, resp);
+    });
+  };
+}
+
+let installed = false;
+
+/** Sets the mocks (once per process) and the stack config; import the program after this. */
+export async function setMocks(stack: string, config: Record<string, string>): Promise<void> {
+  if (!installed) {
+    monitor.registerResource = record(monitor.registerResource, false);
+    monitor.readResource = record(monitor.readResource, true);
+    installed = true;
+  }
+  registrations.length = 0;
+  invokes.length = 0;
+  pulumi.runtime.setAllConfig(config);
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs) {
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "tls:index/privateKey:PrivateKey") {
+          state.privateKeyOpenssh = FAKE_PRIVATE_KEY;
+          state.publicKeyOpenssh = "ssh-ed25519 AAAAFAKEPUBLICKEY\n";
+        }
+        if (args.type === "github:index/repository:Repository") {
+          state.name = args.inputs.name ?? args.id;
+          state.htmlUrl = `https://github.com/acme/${state.name}`;
+        }
+        return { id: args.id ?? `${args.name}-id`, state };
+      },
+      call(args: pulumi.runtime.MockCallArgs) {
+        invokes.push({ token: args.token, inputs: args.inputs });
+        if (args.token === "command:local:run") {
+          return { ...args.inputs, stdout: FAKE_KUBECONFIG, stderr: "" };
+        }
+        throw new Error(`Mock not implemented: ${args.token}`);
+      },
+    },
+    "flux-platform",
+    stack,
+    false,
+  );
+}
+
+/** Resolves an output's value and whether it is secret. */
+export function resolve<T>(o: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
+  return new Promise((res) =>
+    pulumi.all([o, pulumi.isSecret(o)]).apply(([value, secret]) => res({ value: value as T, secret })),
+  );
+}
