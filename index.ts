@@ -25,7 +25,8 @@ const flux = new FluxInstall("flux", { instance: rendered.fluxInstance, kube });
 const repos = {
   platform: new GitopsRepo("platform-repo", {
     repository: config.platformRepo,
-    description: "Platform manifests (apps/, infrastructure/) applied by Flux. Managed by flux-platform.",
+    description:
+      "Platform manifests (apps/, infrastructure/) applied by Flux. Managed by flux-platform.",
     visibility: config.repoVisibility,
     adopt: config.adoptRepos,
     files: rendered.platformFiles,
@@ -67,7 +68,11 @@ const infrastructure = new PlatformInfrastructure(
 );
 
 for (const s of rendered.cluster.services) {
-  new FluxService(`service-${s.name}`, { config: s.config, app: s.app, kube }, { dependsOn: [infrastructure] });
+  new FluxService(
+    `service-${s.name}`,
+    { config: s.config, app: s.app, kube },
+    { dependsOn: [infrastructure] },
+  );
 }
 
 export const environment = config.environment;

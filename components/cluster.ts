@@ -56,7 +56,9 @@ export class Cluster extends pulumi.ComponentResource {
         {
           interpreter: ["/bin/bash", "-c"],
           command: KUBECONFIG_SCRIPT,
-          environment: this.minikube.environment.apply((env) => ({ PROFILE: env?.PROFILE ?? c.profile })),
+          environment: this.minikube.environment.apply((env) => ({
+            PROFILE: env?.PROFILE ?? c.profile,
+          })),
         },
         { parent: this },
       );

@@ -31,7 +31,14 @@ export class FluxSource extends pulumi.ComponentResource {
       })),
     );
     const after = inheritedDependsOn(opts);
-    const secret = kubeObject(this, name, args.secret, args.kube, { dependsOn: after }, { stringData });
+    const secret = kubeObject(
+      this,
+      name,
+      args.secret,
+      args.kube,
+      { dependsOn: after },
+      { stringData },
+    );
     this.gitRepository = kubeObject(this, name, args.gitRepository, args.kube, {
       dependsOn: [...after, secret],
     });

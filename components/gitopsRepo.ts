@@ -41,7 +41,9 @@ export class GitopsRepo extends pulumi.ComponentResource {
     let repository: github.Repository;
     let branch: pulumi.Resource[] = [];
     if (args.adopt) {
-      repository = github.Repository.get(`${name}-repo`, args.repository, undefined, { parent: this });
+      repository = github.Repository.get(`${name}-repo`, args.repository, undefined, {
+        parent: this,
+      });
     } else {
       repository = new github.Repository(
         `${name}-repo`,
@@ -69,7 +71,11 @@ export class GitopsRepo extends pulumi.ComponentResource {
       ];
     }
 
-    const key = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: "ED25519" }, { parent: this });
+    const key = new tls.PrivateKey(
+      `${name}-deploy-key`,
+      { algorithm: "ED25519" },
+      { parent: this },
+    );
     this.privateKey = pulumi.secret(key.privateKeyOpenssh);
     this.publicKey = key.publicKeyOpenssh;
     this.deployKey = new github.RepositoryDeployKey(

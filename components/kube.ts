@@ -49,9 +49,17 @@ export function kubeObject(
     case "v1/ServiceAccount":
       return new k8s.core.v1.ServiceAccount(name, { metadata }, options);
     case "v1/Secret":
-      return new k8s.core.v1.Secret(name, { metadata, ...(rest as k8s.types.input.core.v1.Secret) }, options);
+      return new k8s.core.v1.Secret(
+        name,
+        { metadata, ...(rest as k8s.types.input.core.v1.Secret) },
+        options,
+      );
     case "rbac.authorization.k8s.io/v1/Role":
-      return new k8s.rbac.v1.Role(name, { metadata, ...(rest as k8s.types.input.rbac.v1.Role) }, options);
+      return new k8s.rbac.v1.Role(
+        name,
+        { metadata, ...(rest as k8s.types.input.rbac.v1.Role) },
+        options,
+      );
     case "rbac.authorization.k8s.io/v1/RoleBinding":
       return new k8s.rbac.v1.RoleBinding(
         name,
@@ -62,6 +70,10 @@ export function kubeObject(
       if (!/\.(fluxcd|controlplane)\.io\//.test(`${apiVersion}/`)) {
         throw new Error(`${name}: no resource type for ${apiVersion}/${kind}`);
       }
-      return new k8s.apiextensions.CustomResource(name, { apiVersion, kind, metadata, ...rest }, options);
+      return new k8s.apiextensions.CustomResource(
+        name,
+        { apiVersion, kind, metadata, ...rest },
+        options,
+      );
   }
 }

@@ -19,10 +19,16 @@ export class PlatformInfrastructure extends pulumi.ComponentResource {
   /** The last infrastructure Kustomization: services depend on it. */
   public readonly ready: pulumi.Resource;
 
-  constructor(name: string, args: PlatformInfrastructureArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(
+    name: string,
+    args: PlatformInfrastructureArgs,
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
     super("flux-platform:index:PlatformInfrastructure", name, {}, opts);
     const after = inheritedDependsOn(opts);
-    const base = args.base.map((obj) => kubeObject(this, name, obj, args.kube, { dependsOn: after }));
+    const base = args.base.map((obj) =>
+      kubeObject(this, name, obj, args.kube, { dependsOn: after }),
+    );
     let previous: pulumi.Resource[] = base;
     for (const obj of args.kustomizations) {
       previous = [kubeObject(this, name, obj, args.kube, { dependsOn: [...after, ...previous] })];

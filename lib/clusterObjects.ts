@@ -123,7 +123,10 @@ function kustomization(cfg: PlatformConfig, k: KustomizationSpec): K8sObject {
 }
 
 /** Post-build variables of a service's developer-config Kustomization (as in the seed). */
-export function configVariables(cfg: PlatformConfig, s: ServiceConfig): Record<(typeof CONFIG_VARIABLES)[number], string> {
+export function configVariables(
+  cfg: PlatformConfig,
+  s: ServiceConfig,
+): Record<(typeof CONFIG_VARIABLES)[number], string> {
   return { SERVICE_NAME: s.name, ENV: cfg.environment };
 }
 
@@ -234,14 +237,23 @@ export function developerConfigRbac(cfg: PlatformConfig): K8sObject[] {
 export interface ClusterObjects {
   /** App namespace and the developer-config ServiceAccount, Role and RoleBinding. */
   readonly base: readonly K8sObject[];
-  readonly sources: Readonly<Record<RepoRole, { readonly secret: K8sObject; readonly gitRepository: K8sObject }>>;
+  readonly sources: Readonly<
+    Record<RepoRole, { readonly secret: K8sObject; readonly gitRepository: K8sObject }>
+  >;
   /** `infrastructure`, then `infrastructure-policies`. */
   readonly infrastructure: readonly K8sObject[];
-  readonly services: readonly { readonly name: string; readonly config: K8sObject; readonly app: K8sObject }[];
+  readonly services: readonly {
+    readonly name: string;
+    readonly config: K8sObject;
+    readonly app: K8sObject;
+  }[];
 }
 
 export function renderClusterObjects(cfg: PlatformConfig): ClusterObjects {
-  const source = (role: RepoRole) => ({ secret: deployKeySecret(role), gitRepository: gitRepository(cfg, role) });
+  const source = (role: RepoRole) => ({
+    secret: deployKeySecret(role),
+    gitRepository: gitRepository(cfg, role),
+  });
   return {
     base: [appNamespace(cfg), ...developerConfigRbac(cfg)],
     sources: { platform: source("platform"), developer: source("developer") },

@@ -142,13 +142,15 @@ const dnsLabel = (what: string) =>
       `${show(i.input)} is not a ${what} (DNS-1123 label: lowercase a-z, 0-9 and '-', at most 63)`,
   });
 
-const githubRepo = z.string().refine(
-  (v) => GITHUB_REPO.test(v) && v !== "." && v !== ".." && !v.toLowerCase().endsWith(".git"),
-  {
-    error: (i) =>
-      `${show(i.input)} is not a GitHub repository name (1-100 of A-Z, a-z, 0-9, '-', '_', '.'; not '.', '..' or ending in '.git')`,
-  },
-);
+const githubRepo = z
+  .string()
+  .refine(
+    (v) => GITHUB_REPO.test(v) && v !== "." && v !== ".." && !v.toLowerCase().endsWith(".git"),
+    {
+      error: (i) =>
+        `${show(i.input)} is not a GitHub repository name (1-100 of A-Z, a-z, 0-9, '-', '_', '.'; not '.', '..' or ending in '.git')`,
+    },
+  );
 
 const imageTag = z.string().refine((v) => /^[\w][\w.-]{0,127}$/.test(v) && v !== "latest", {
   error: (i) =>
@@ -180,7 +182,9 @@ const minikubeSchema = z.strictObject({
   memory: z.number().int().min(2048).max(262144).default(4096),
   kubernetesVersion: z
     .string()
-    .regex(/^v1\.\d+\.\d+$/, { error: (i) => `${show(i.input)} is not an exact Kubernetes version like \`v1.34.0\`` })
+    .regex(/^v1\.\d+\.\d+$/, {
+      error: (i) => `${show(i.input)} is not an exact Kubernetes version like \`v1.34.0\``,
+    })
     .default("v1.34.0"),
 });
 
@@ -209,7 +213,10 @@ const componentsSchema = z.array(z.string()).superRefine((list, ctx) => {
   }
   for (const required of REQUIRED_FLUX_COMPONENTS) {
     if (!list.includes(required)) {
-      ctx.addIssue({ code: "custom", message: `${show(list)} lacks \`${required}\`, which the platform requires` });
+      ctx.addIssue({
+        code: "custom",
+        message: `${show(list)} lacks \`${required}\`, which the platform requires`,
+      });
     }
   }
   const dupes = list.filter((c, i) => list.indexOf(c) !== i);
@@ -218,13 +225,14 @@ const componentsSchema = z.array(z.string()).superRefine((list, ctx) => {
   }
 });
 
-const servicesSchema = z
-  .record(z.string(), serviceSchema)
-  .superRefine((services, ctx) => {
-    if (Object.keys(services).length === 0) {
-      ctx.addIssue({ code: "custom", message: "is empty: define at least one service (name: {image, tag, port, replicas})" });
-    }
-  });
+const servicesSchema = z.record(z.string(), serviceSchema).superRefine((services, ctx) => {
+  if (Object.keys(services).length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      message: "is empty: define at least one service (name: {image, tag, port, replicas})",
+    });
+  }
+});
 
 /**
  * One entry per config key: the schema for its value and whether Pulumi hands it over as
@@ -240,7 +248,8 @@ const KEYS = {
     schema: z
       .string()
       .refine((v) => /^2\.\d+\.\d+$/.test(v), {
-        error: (i) => `${show(i.input)} is not an exact Flux 2.x version (e.g. \`2.9.4\`; no \`v\`, ranges or \`latest\`)`,
+        error: (i) =>
+          `${show(i.input)} is not an exact Flux 2.x version (e.g. \`2.9.4\`; no \`v\`, ranges or \`latest\`)`,
       })
       .default("2.9.4"),
     json: false,
@@ -293,7 +302,11 @@ function formatIssue(prefix: string, issue: z.core.$ZodIssue): string {
         issue.input === undefined
           ? "is required"
           : `${show(issue.input)} is not ${issue.expected === "object" ? "a map" : `a ${issue.expected}`}`;
-      if (issue.input !== undefined && issue.expected === "number" && typeof issue.input === "string") {
+      if (
+        issue.input !== undefined &&
+        issue.expected === "number" &&
+        typeof issue.input === "string"
+      ) {
         message += " (write it without quotes)";
       }
       break;
@@ -304,7 +317,9 @@ function formatIssue(prefix: string, issue: z.core.$ZodIssue): string {
     case "unrecognized_keys":
       if (issue.code !== "unrecognized_keys") break;
       return issue.keys
-        .map((k) => `${[path, k].join(".")}: unknown key ${show(k)} (allowed: ${allowedKeysAt(path)})`)
+        .map(
+          (k) => `${[path, k].join(".")}: unknown key ${show(k)} (allowed: ${allowedKeysAt(path)})`,
+        )
         .join("\n");
     case "too_small":
     case "too_big":
@@ -317,7 +332,8 @@ function formatIssue(prefix: string, issue: z.core.$ZodIssue): string {
 }
 
 function allowedKeysAt(path: string): string {
-  if (path.startsWith("cluster")) return "provider, profile, driver, cpus, memory, kubernetesVersion (minikube); provider, context (kubeconfig)";
+  if (path.startsWith("cluster"))
+    return "provider, profile, driver, cpus, memory, kubernetesVersion (minikube); provider, context (kubeconfig)";
   return "image, tag, port, replicas";
 }
 
@@ -358,9 +374,13 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
 
   const owner = raw["github:owner"];
   if (owner === undefined || owner === "") {
-    problems.push("github:owner: is required (the GitHub user or organisation that owns both repos; `pulumi config set github:owner <name>`)");
+    problems.push(
+      "github:owner: is required (the GitHub user or organisation that owns both repos; `pulumi config set github:owner <name>`)",
+    );
   } else if (typeof owner !== "string" || !GITHUB_OWNER.test(owner)) {
-    problems.push(`github:owner: ${show(owner)} is not a GitHub user or organisation name (1-39 of A-Z, a-z, 0-9 and inner '-')`);
+    problems.push(
+      `github:owner: ${show(owner)} is not a GitHub user or organisation name (1-39 of A-Z, a-z, 0-9 and inner '-')`,
+    );
   }
 
   for (const key of CONFIG_KEYS) {
@@ -382,7 +402,9 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
       const fromStack = key === "environment" && raw[`${PROJECT}:environment`] === undefined;
       for (const issue of result.error.issues) {
         const line = formatIssue(key, issue);
-        problems.push(fromStack ? `${line}; it defaults to the stack name, so set it explicitly` : line);
+        problems.push(
+          fromStack ? `${line}; it defaults to the stack name, so set it explicitly` : line,
+        );
       }
     }
   }
@@ -398,7 +420,10 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
     }
   }
 
-  const { platformRepo, developerRepo } = values as { platformRepo?: string; developerRepo?: string };
+  const { platformRepo, developerRepo } = values as {
+    platformRepo?: string;
+    developerRepo?: string;
+  };
   if (platformRepo && developerRepo && platformRepo.toLowerCase() === developerRepo.toLowerCase()) {
     problems.push(
       `developerRepo: ${show(developerRepo)} is the same repository as platformRepo; the platform and developer repos must differ`,

@@ -66,10 +66,7 @@ function envKustomization(s: ServiceConfig, env: string): string {
       configMapGenerator: [
         {
           name: configMapName(s.name),
-          files: [
-            `${CONFIG_KEYS.base}=../base/config.yaml`,
-            `${CONFIG_KEYS.override}=config.yaml`,
-          ],
+          files: [`${CONFIG_KEYS.base}=../base/config.yaml`, `${CONFIG_KEYS.override}=config.yaml`],
         },
       ],
     },
@@ -126,12 +123,29 @@ the service keeps running with the last good configuration.
 /** Every file of the developer repo this environment needs, sorted by path. */
 export function renderDeveloperRepo(cfg: PlatformConfig): RepoFile[] {
   const env = cfg.environment;
-  const files: RepoFile[] = [{ path: "README.md", content: developerReadme(cfg), mode: "scaffold", shared: true }];
+  const files: RepoFile[] = [
+    { path: "README.md", content: developerReadme(cfg), mode: "scaffold", shared: true },
+  ];
   for (const s of cfg.services) {
     files.push(
-      { path: `${s.name}/base/config.yaml`, content: baseConfig(s), mode: "scaffold", shared: true },
-      { path: `${s.name}/${env}/config.yaml`, content: envConfig(s, env), mode: "scaffold", shared: false },
-      { path: `${s.name}/${env}/kustomization.yaml`, content: envKustomization(s, env), mode: "scaffold", shared: false },
+      {
+        path: `${s.name}/base/config.yaml`,
+        content: baseConfig(s),
+        mode: "scaffold",
+        shared: true,
+      },
+      {
+        path: `${s.name}/${env}/config.yaml`,
+        content: envConfig(s, env),
+        mode: "scaffold",
+        shared: false,
+      },
+      {
+        path: `${s.name}/${env}/kustomization.yaml`,
+        content: envKustomization(s, env),
+        mode: "scaffold",
+        shared: false,
+      },
     );
   }
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

@@ -36,7 +36,12 @@ export function fluxInstance(cfg: PlatformConfig): K8sObject {
         artifact: "oci://ghcr.io/controlplaneio-fluxcd/flux-operator-manifests",
       },
       components: [...cfg.fluxComponents],
-      cluster: { type: "kubernetes", multitenant: false, networkPolicy: true, domain: "cluster.local" },
+      cluster: {
+        type: "kubernetes",
+        multitenant: false,
+        networkPolicy: true,
+        domain: "cluster.local",
+      },
     },
   };
 }

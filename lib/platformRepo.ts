@@ -24,7 +24,11 @@ export interface RepoFile {
 /** Helm charts the infrastructure installs, pinned. */
 export const INFRASTRUCTURE_CHARTS = {
   kyverno: { repo: "https://kyverno.github.io/kyverno/", chart: "kyverno", version: "3.5.2" },
-  reloader: { repo: "https://stakater.github.io/stakater-charts", chart: "reloader", version: "2.1.4" },
+  reloader: {
+    repo: "https://stakater.github.io/stakater-charts",
+    chart: "reloader",
+    version: "2.1.4",
+  },
 } as const;
 
 const MANAGED = [
@@ -187,7 +191,10 @@ function clusterPolicy(p: Policy): object {
     kind: "ClusterPolicy",
     metadata: {
       name: p.name,
-      annotations: { "policies.kyverno.io/title": p.title, "policies.kyverno.io/severity": "medium" },
+      annotations: {
+        "policies.kyverno.io/title": p.title,
+        "policies.kyverno.io/severity": "medium",
+      },
     },
     spec: {
       background: true,
@@ -235,8 +242,18 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
       mode: "sync",
       shared: true,
     },
-    { path: "apps/base/deployment.yaml", content: yamlFile(MANAGED, deployment()), mode: "sync", shared: true },
-    { path: "apps/base/service.yaml", content: yamlFile(MANAGED, service()), mode: "sync", shared: true },
+    {
+      path: "apps/base/deployment.yaml",
+      content: yamlFile(MANAGED, deployment()),
+      mode: "sync",
+      shared: true,
+    },
+    {
+      path: "apps/base/service.yaml",
+      content: yamlFile(MANAGED, service()),
+      mode: "sync",
+      shared: true,
+    },
     {
       path: "infrastructure/controllers/kustomization.yaml",
       content: yamlFile(MANAGED, kustomization(["kyverno.yaml", "reloader.yaml"])),
@@ -279,29 +296,25 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
       mode: "sync",
       shared: true,
     },
-    ...POLICIES.map(
-      (p): RepoFile => ({
-        path: `infrastructure/policies/${p.name}.yaml`,
-        content: yamlFile(MANAGED, clusterPolicy(p)),
-        mode: "sync",
-        shared: true,
-      }),
-    ),
-    ...cfg.services.map(
-      (s): RepoFile => ({
-        path: `apps/${s.name}/kustomization.yaml`,
-        content: yamlFile(
-          [
-            ...MANAGED,
-            "",
-            `${s.name}: the generic base plus ${s.name}'s own patches (add them in lib/platformRepo.ts).`,
-          ],
-          kustomization(["../base"]),
-        ),
-        mode: "sync",
-        shared: true,
-      }),
-    ),
+    ...POLICIES.map((p): RepoFile => ({
+      path: `infrastructure/policies/${p.name}.yaml`,
+      content: yamlFile(MANAGED, clusterPolicy(p)),
+      mode: "sync",
+      shared: true,
+    })),
+    ...cfg.services.map((s): RepoFile => ({
+      path: `apps/${s.name}/kustomization.yaml`,
+      content: yamlFile(
+        [
+          ...MANAGED,
+          "",
+          `${s.name}: the generic base plus ${s.name}'s own patches (add them in lib/platformRepo.ts).`,
+        ],
+        kustomization(["../base"]),
+      ),
+      mode: "sync",
+      shared: true,
+    })),
   ];
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

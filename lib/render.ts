@@ -6,7 +6,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { loadConfig, type PlatformConfig, type RawConfig } from "./config";
-import { allClusterObjects, renderClusterObjects, type ClusterObjects, type K8sObject } from "./clusterObjects";
+import {
+  allClusterObjects,
+  renderClusterObjects,
+  type ClusterObjects,
+  type K8sObject,
+} from "./clusterObjects";
 import { renderDeveloperRepo } from "./developerRepo";
 import { fluxInstance } from "./fluxInstall";
 import { renderPlatformRepo, type RepoFile } from "./platformRepo";

@@ -30,7 +30,9 @@ function time(label: string, raw: RawConfig, stack: string, runs = 5): number {
     samples.push(performance.now() - start);
   }
   const median = samples.sort((a, b) => a - b)[Math.floor(runs / 2)];
-  console.log(`${label.padEnd(24)} ${String(files).padStart(5)} files  median ${median.toFixed(1)} ms  (${runs} runs)`);
+  console.log(
+    `${label.padEnd(24)} ${String(files).padStart(5)} files  median ${median.toFixed(1)} ms  (${runs} runs)`,
+  );
   return median;
 }
 

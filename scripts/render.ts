@@ -23,7 +23,9 @@ function main(): number {
     return 2;
   }
   try {
-    const tree = renderedTree(renderStack(loadStackFile(values["project-dir"] ?? ".", values.stack)));
+    const tree = renderedTree(
+      renderStack(loadStackFile(values["project-dir"] ?? ".", values.stack)),
+    );
     const out = path.resolve(values.out ?? "rendered");
     writeTree(out, tree);
     console.log(`rendered ${tree.size} files for stack ${values.stack} into ${out}`);

@@ -61,7 +61,13 @@ describe("config loader", () => {
       kubernetesVersion: "v1.34.0",
     });
     expect(cfg.services).to.deep.equal([
-      { name: "beetle", image: "ghcr.io/stefanprodan/podinfo", tag: "6.7.1", port: 9898, replicas: 1 },
+      {
+        name: "beetle",
+        image: "ghcr.io/stefanprodan/podinfo",
+        tag: "6.7.1",
+        port: 9898,
+        replicas: 1,
+      },
     ]);
   });
 
@@ -111,42 +117,199 @@ describe("config loader", () => {
 
   describe("refuses, naming key, value and what is allowed:", () => {
     const cases: Array<[string, RawConfig, RegExp, string?]> = [
-      ["missing owner", { "flux-platform:services": VALID["flux-platform:services"] }, /^github:owner: is required/],
-      ["invalid owner", { ...VALID, "github:owner": "-acme" }, /^github:owner: `-acme` is not a GitHub user or organisation name/],
-      ["unknown key", { ...VALID, "flux-platform:replicas": 3 }, /^replicas: unknown key \(allowed: environment, /],
-      ["unknown environment", { ...VALID, "flux-platform:environment": "qa" }, /^environment: `qa` is not allowed \(allowed: dev, stg, prd\)$/],
-      ["unknown environment from the stack name", VALID, /^environment: `test` is not allowed \(allowed: dev, stg, prd\); it defaults to the stack name/, "test"],
-      ["service name with upper case", withService(svc, "Beetle"), /^services\.Beetle: `Beetle` is not a valid service name \(lowercase a-z/],
-      ["service name with underscore", withService(svc, "bee_tle"), /^services\.bee_tle: `bee_tle` is not a valid service name/],
-      ["service name with a leading digit", withService(svc, "9beetle"), /^services\.9beetle: `9beetle` is not a valid service name .*starting with a letter/],
-      ["service name too long once suffixed", withService(svc, "b".repeat(MAX_SERVICE_NAME + 1)), new RegExp(`^services\\.b{${MAX_SERVICE_NAME + 1}}: .* at most ${MAX_SERVICE_NAME} characters so that \`config-b+\` stays a valid label value`)],
-      ["empty services", { ...VALID, "flux-platform:services": {} }, /^services: is empty: define at least one service/],
+      [
+        "missing owner",
+        { "flux-platform:services": VALID["flux-platform:services"] },
+        /^github:owner: is required/,
+      ],
+      [
+        "invalid owner",
+        { ...VALID, "github:owner": "-acme" },
+        /^github:owner: `-acme` is not a GitHub user or organisation name/,
+      ],
+      [
+        "unknown key",
+        { ...VALID, "flux-platform:replicas": 3 },
+        /^replicas: unknown key \(allowed: environment, /,
+      ],
+      [
+        "unknown environment",
+        { ...VALID, "flux-platform:environment": "qa" },
+        /^environment: `qa` is not allowed \(allowed: dev, stg, prd\)$/,
+      ],
+      [
+        "unknown environment from the stack name",
+        VALID,
+        /^environment: `test` is not allowed \(allowed: dev, stg, prd\); it defaults to the stack name/,
+        "test",
+      ],
+      [
+        "service name with upper case",
+        withService(svc, "Beetle"),
+        /^services\.Beetle: `Beetle` is not a valid service name \(lowercase a-z/,
+      ],
+      [
+        "service name with underscore",
+        withService(svc, "bee_tle"),
+        /^services\.bee_tle: `bee_tle` is not a valid service name/,
+      ],
+      [
+        "service name with a leading digit",
+        withService(svc, "9beetle"),
+        /^services\.9beetle: `9beetle` is not a valid service name .*starting with a letter/,
+      ],
+      [
+        "service name too long once suffixed",
+        withService(svc, "b".repeat(MAX_SERVICE_NAME + 1)),
+        new RegExp(
+          `^services\\.b{${MAX_SERVICE_NAME + 1}}: .* at most ${MAX_SERVICE_NAME} characters so that \`config-b+\` stays a valid label value`,
+        ),
+      ],
+      [
+        "empty services",
+        { ...VALID, "flux-platform:services": {} },
+        /^services: is empty: define at least one service/,
+      ],
       ["missing services", { "github:owner": "acme" }, /^services: is required$/],
-      ["missing image", withService({ tag: "6.7.1" }), /^services\.beetle\.image: is required \(an image repository/],
-      ["image with a tag", withService({ image: "nginx:1.27", tag: "1.27" }), /^services\.beetle\.image: `nginx:1\.27` is not an image repository without tag/],
-      ["latest tag", withService({ ...svc, tag: "latest" }), /^services\.beetle\.tag: `latest` is not a pinned image tag .*`latest` is refused/],
-      ["negative replicas", withService({ ...svc, replicas: -1 }), /^services\.beetle\.replicas: `-1` is out of range \(allowed: 0-100\)$/],
-      ["port 0", withService({ ...svc, port: 0 }), /^services\.beetle\.port: `0` is out of range \(allowed: 1-65535\)$/],
-      ["port 65536", withService({ ...svc, port: 65536 }), /^services\.beetle\.port: `65536` is out of range \(allowed: 1-65535\)$/],
-      ["port as a string", withService({ ...svc, port: "80" }), /^services\.beetle\.port: `80` is not a number \(write it without quotes\)$/],
-      ["unknown service field", withService({ ...svc, replica: 2 }), /^services\.beetle\.replica: unknown key `replica` \(allowed: image, tag, port, replicas\)$/],
-      ["fluxVersion range", { ...VALID, "flux-platform:fluxVersion": "2.9.x" }, /^fluxVersion: `2\.9\.x` is not an exact Flux 2\.x version/],
-      ["fluxVersion with v", { ...VALID, "flux-platform:fluxVersion": "v2.9.4" }, /^fluxVersion: `v2\.9\.4` is not an exact Flux 2\.x version/],
-      ["fluxVersion not 2.x", { ...VALID, "flux-platform:fluxVersion": "3.0.0" }, /^fluxVersion: `3\.0\.0` is not an exact Flux 2\.x version/],
-      ["unknown component", { ...VALID, "flux-platform:fluxComponents": ["source-controller", "kustomize-controller", "tf-controller"] }, /^fluxComponents\.2: `tf-controller` is not a Flux component \(allowed: source-controller, /],
-      ["missing required component", { ...VALID, "flux-platform:fluxComponents": ["source-controller", "helm-controller"] }, /^fluxComponents: `\["source-controller","helm-controller"\]` lacks `kustomize-controller`, which the platform requires$/],
-      ["duplicate component", { ...VALID, "flux-platform:fluxComponents": ["source-controller", "kustomize-controller", "source-controller"] }, /^fluxComponents: .* names `source-controller` twice$/],
-      ["bad interval", { ...VALID, "flux-platform:syncInterval": "1 minute" }, /^syncInterval: `1 minute` is not a Flux duration \(e\.g\. `30s`, `1m`, `1h30m`\)$/],
-      ["invalid repo name", { ...VALID, "flux-platform:platformRepo": "flux platform" }, /^platformRepo: `flux platform` is not a GitHub repository name/],
-      ["repo name ending in .git", { ...VALID, "flux-platform:developerRepo": "dev.git" }, /^developerRepo: `dev\.git` is not a GitHub repository name/],
-      ["same repos", { ...VALID, "flux-platform:developerRepo": "Flux_Platform" }, /^developerRepo: `Flux_Platform` is the same repository as platformRepo; the platform and developer repos must differ$/],
-      ["unknown visibility", { ...VALID, "flux-platform:repoVisibility": "secret" }, /^repoVisibility: `secret` is not allowed \(allowed: private, public, internal\)$/],
-      ["unknown cluster provider", { ...VALID, "flux-platform:cluster": { provider: "kind" } }, /^cluster\.provider: provider `kind` is unknown \(allowed: minikube, kubeconfig\)$/],
-      ["kubeconfig without context", { ...VALID, "flux-platform:cluster": { provider: "kubeconfig" } }, /^cluster\.context: is required$/],
-      ["unknown minikube driver", { ...VALID, "flux-platform:cluster": { provider: "minikube", driver: "kind" } }, /^cluster\.driver: `kind` is not allowed \(allowed: docker, /],
-      ["too little memory", { ...VALID, "flux-platform:cluster": { provider: "minikube", memory: 512 } }, /^cluster\.memory: `512` is out of range \(allowed: 2048-262144 MiB\)$/],
-      ["reserved app namespace", { ...VALID, "flux-platform:appNamespace": "flux-system" }, /^appNamespace: `flux-system` is reserved/],
-      ["structured value that is not JSON", { ...VALID, "flux-platform:services": "{beetle" }, /^services: `\{beetle` is not valid JSON/],
+      [
+        "missing image",
+        withService({ tag: "6.7.1" }),
+        /^services\.beetle\.image: is required \(an image repository/,
+      ],
+      [
+        "image with a tag",
+        withService({ image: "nginx:1.27", tag: "1.27" }),
+        /^services\.beetle\.image: `nginx:1\.27` is not an image repository without tag/,
+      ],
+      [
+        "latest tag",
+        withService({ ...svc, tag: "latest" }),
+        /^services\.beetle\.tag: `latest` is not a pinned image tag .*`latest` is refused/,
+      ],
+      [
+        "negative replicas",
+        withService({ ...svc, replicas: -1 }),
+        /^services\.beetle\.replicas: `-1` is out of range \(allowed: 0-100\)$/,
+      ],
+      [
+        "port 0",
+        withService({ ...svc, port: 0 }),
+        /^services\.beetle\.port: `0` is out of range \(allowed: 1-65535\)$/,
+      ],
+      [
+        "port 65536",
+        withService({ ...svc, port: 65536 }),
+        /^services\.beetle\.port: `65536` is out of range \(allowed: 1-65535\)$/,
+      ],
+      [
+        "port as a string",
+        withService({ ...svc, port: "80" }),
+        /^services\.beetle\.port: `80` is not a number \(write it without quotes\)$/,
+      ],
+      [
+        "unknown service field",
+        withService({ ...svc, replica: 2 }),
+        /^services\.beetle\.replica: unknown key `replica` \(allowed: image, tag, port, replicas\)$/,
+      ],
+      [
+        "fluxVersion range",
+        { ...VALID, "flux-platform:fluxVersion": "2.9.x" },
+        /^fluxVersion: `2\.9\.x` is not an exact Flux 2\.x version/,
+      ],
+      [
+        "fluxVersion with v",
+        { ...VALID, "flux-platform:fluxVersion": "v2.9.4" },
+        /^fluxVersion: `v2\.9\.4` is not an exact Flux 2\.x version/,
+      ],
+      [
+        "fluxVersion not 2.x",
+        { ...VALID, "flux-platform:fluxVersion": "3.0.0" },
+        /^fluxVersion: `3\.0\.0` is not an exact Flux 2\.x version/,
+      ],
+      [
+        "unknown component",
+        {
+          ...VALID,
+          "flux-platform:fluxComponents": [
+            "source-controller",
+            "kustomize-controller",
+            "tf-controller",
+          ],
+        },
+        /^fluxComponents\.2: `tf-controller` is not a Flux component \(allowed: source-controller, /,
+      ],
+      [
+        "missing required component",
+        { ...VALID, "flux-platform:fluxComponents": ["source-controller", "helm-controller"] },
+        /^fluxComponents: `\["source-controller","helm-controller"\]` lacks `kustomize-controller`, which the platform requires$/,
+      ],
+      [
+        "duplicate component",
+        {
+          ...VALID,
+          "flux-platform:fluxComponents": [
+            "source-controller",
+            "kustomize-controller",
+            "source-controller",
+          ],
+        },
+        /^fluxComponents: .* names `source-controller` twice$/,
+      ],
+      [
+        "bad interval",
+        { ...VALID, "flux-platform:syncInterval": "1 minute" },
+        /^syncInterval: `1 minute` is not a Flux duration \(e\.g\. `30s`, `1m`, `1h30m`\)$/,
+      ],
+      [
+        "invalid repo name",
+        { ...VALID, "flux-platform:platformRepo": "flux platform" },
+        /^platformRepo: `flux platform` is not a GitHub repository name/,
+      ],
+      [
+        "repo name ending in .git",
+        { ...VALID, "flux-platform:developerRepo": "dev.git" },
+        /^developerRepo: `dev\.git` is not a GitHub repository name/,
+      ],
+      [
+        "same repos",
+        { ...VALID, "flux-platform:developerRepo": "Flux_Platform" },
+        /^developerRepo: `Flux_Platform` is the same repository as platformRepo; the platform and developer repos must differ$/,
+      ],
+      [
+        "unknown visibility",
+        { ...VALID, "flux-platform:repoVisibility": "secret" },
+        /^repoVisibility: `secret` is not allowed \(allowed: private, public, internal\)$/,
+      ],
+      [
+        "unknown cluster provider",
+        { ...VALID, "flux-platform:cluster": { provider: "kind" } },
+        /^cluster\.provider: provider `kind` is unknown \(allowed: minikube, kubeconfig\)$/,
+      ],
+      [
+        "kubeconfig without context",
+        { ...VALID, "flux-platform:cluster": { provider: "kubeconfig" } },
+        /^cluster\.context: is required$/,
+      ],
+      [
+        "unknown minikube driver",
+        { ...VALID, "flux-platform:cluster": { provider: "minikube", driver: "kind" } },
+        /^cluster\.driver: `kind` is not allowed \(allowed: docker, /,
+      ],
+      [
+        "too little memory",
+        { ...VALID, "flux-platform:cluster": { provider: "minikube", memory: 512 } },
+        /^cluster\.memory: `512` is out of range \(allowed: 2048-262144 MiB\)$/,
+      ],
+      [
+        "reserved app namespace",
+        { ...VALID, "flux-platform:appNamespace": "flux-system" },
+        /^appNamespace: `flux-system` is reserved/,
+      ],
+      [
+        "structured value that is not JSON",
+        { ...VALID, "flux-platform:services": "{beetle" },
+        /^services: `\{beetle` is not valid JSON/,
+      ],
     ];
     for (const [what, raw, expected, stack] of cases) {
       it(what, () => {

@@ -9,7 +9,13 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { loadStackFile, renderStack, renderedTree, writeTree, type RenderedStack } from "../lib/render";
+import {
+  loadStackFile,
+  renderStack,
+  renderedTree,
+  writeTree,
+  type RenderedStack,
+} from "../lib/render";
 import { parseYamlDocs } from "../lib/yaml";
 import { GITHUB_KNOWN_HOSTS, KEY_PLACEHOLDER } from "../lib/clusterObjects";
 import { DEVELOPER_CONFIG_SA, FLUX_NAMESPACE, configMapName } from "../lib/names";
@@ -23,7 +29,8 @@ const STACKS = fs
   .filter((s): s is string => s !== undefined)
   .sort();
 
-const tmp = (prefix: string): string => fs.mkdtempSync(path.join(os.tmpdir(), `flux-platform-${prefix}-`));
+const tmp = (prefix: string): string =>
+  fs.mkdtempSync(path.join(os.tmpdir(), `flux-platform-${prefix}-`));
 
 function readTree(dir: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -49,16 +56,22 @@ before(async () => {
   await loadModels();
   const probe = spawnSync("kubectl", ["version", "--client"], { encoding: "utf8" });
   if (probe.error || probe.status !== 0) {
-    throw new Error("kubectl (with kustomize) is required for these tests: install kubectl >= 1.27");
+    throw new Error(
+      "kubectl (with kustomize) is required for these tests: install kubectl >= 1.27",
+    );
   }
 });
 
 describe("substitution (Flux >= 2.9 semantics)", () => {
   it("replaces defined variables, applies defaults and keeps escaped ones", () => {
-    expect(substitute("a: ${A}\nb: ${B:=x}\nc: ${C:-y}\nd: $${D}", { A: "1" })).to.equal("a: 1\nb: x\nc: y\nd: ${D}");
+    expect(substitute("a: ${A}\nb: ${B:=x}\nc: ${C:-y}\nd: $${D}", { A: "1" })).to.equal(
+      "a: 1\nb: x\nc: y\nd: ${D}",
+    );
   });
   it("fails on a variable that is neither defined nor defaulted", () => {
-    expect(() => substitute("image: ${IMAGE}", {})).to.throw("variable `IMAGE` is not defined and has no default");
+    expect(() => substitute("image: ${IMAGE}", {})).to.throw(
+      "variable `IMAGE` is not defined and has no default",
+    );
   });
 });
 
@@ -71,7 +84,9 @@ describe("schema validation", () => {
       spec: { interval: "1m", sourceRef: { kind: "GitRepository", name: "x" } },
     };
     expect(() => validateObject(ks)).to.throw(/prune/);
-    expect(() => validateObject({ ...ks, apiVersion: "kustomize.toolkit.fluxcd.io/v1beta2" })).to.throw(/no schema model/);
+    expect(() =>
+      validateObject({ ...ks, apiVersion: "kustomize.toolkit.fluxcd.io/v1beta2" }),
+    ).to.throw(/no schema model/);
   });
 });
 
@@ -86,7 +101,9 @@ describe("the seed's developer kustomization (regression)", () => {
       path.join(dir, "beetle/dev/kustomization.yaml"),
       "configMapGenerator:\n  - name: beetle-config\n    files: [../base/config.yaml, config.yaml]\n",
     );
-    expect(() => kustomizeBuild(path.join(dir, "beetle/dev"))).to.throw(/illegally repeats the key `config.yaml`/);
+    expect(() => kustomizeBuild(path.join(dir, "beetle/dev"))).to.throw(
+      /illegally repeats the key `config.yaml`/,
+    );
   });
 });
 
@@ -102,7 +119,9 @@ describe("npm run render", () => {
     const treeA = readTree(a);
     expect(treeA.size).to.be.greaterThan(30);
     expect(treeA).to.deep.equal(readTree(b));
-    expect([...treeA.keys()].filter((f) => f.startsWith("cluster/")).every((f) => f.endsWith(".yaml"))).to.equal(true);
+    expect(
+      [...treeA.keys()].filter((f) => f.startsWith("cluster/")).every((f) => f.endsWith(".yaml")),
+    ).to.equal(true);
   });
 
   it("exits non-zero with every problem on bad config and writes nothing", () => {
@@ -112,7 +131,9 @@ describe("npm run render", () => {
       path.join(project, "Pulumi.bad.yaml"),
       "config:\n  flux-platform:environment: dev\n  flux-platform:fluxVersion: latest\n  flux-platform:services: {}\n",
     );
-    const r = spawnSync(tsx, [cli, "--stack", "bad", "--project-dir", project, "--out", out], { encoding: "utf8" });
+    const r = spawnSync(tsx, [cli, "--stack", "bad", "--project-dir", project, "--out", out], {
+      encoding: "utf8",
+    });
     expect(r.status).to.equal(1);
     expect(r.stderr).to.contain("github:owner: is required");
     expect(r.stderr).to.contain("fluxVersion: `latest` is not an exact Flux 2.x version");
@@ -136,19 +157,27 @@ for (const stack of STACKS) {
       cluster = fs
         .readdirSync(path.join(out, "cluster"))
         .sort()
-        .flatMap((f) => parseYamlDocs(fs.readFileSync(path.join(out, "cluster", f), "utf8")) as KubeObject[]);
+        .flatMap(
+          (f) =>
+            parseYamlDocs(fs.readFileSync(path.join(out, "cluster", f), "utf8")) as KubeObject[],
+        );
       const repos = cluster.filter((o) => o.kind === "GitRepository");
       for (const ks of cluster.filter((o): o is FluxKustomization => o.kind === "Kustomization")) {
         const repo = repos.find((r) => r.metadata.name === ks.spec.sourceRef.name);
-        expect(repo, `${ks.metadata.name}: sourceRef ${ks.spec.sourceRef.name}`).to.not.equal(undefined);
+        expect(repo, `${ks.metadata.name}: sourceRef ${ks.spec.sourceRef.name}`).to.not.equal(
+          undefined,
+        );
         const url = (repo!.spec as { url: string }).url;
-        builds.set(ks.metadata.name, { ks, objects: fluxBuild(ks, path.join(out, url.split("/").pop()!)) });
+        builds.set(ks.metadata.name, {
+          ks,
+          objects: fluxBuild(ks, path.join(out, url.split("/").pop()!)),
+        });
       }
     });
 
     it("builds every Flux Kustomization, and each one yields objects", () => {
       expect(builds.size).to.equal(2 + 2 * rendered.config.services.length);
-      for (const [name, b] of builds) expect(b.objects, name).to.not.be.empty;
+      for (const [name, b] of builds) expect(b.objects, name).to.have.length.greaterThan(0);
     });
 
     it("validates every object against its schema model", () => {
@@ -168,7 +197,12 @@ for (const stack of STACKS) {
     });
 
     it("puts every namespaced object in a namespace that exists", () => {
-      const namespaces = new Set([FLUX_NAMESPACE, ...all().filter((o) => o.kind === "Namespace").map((o) => o.metadata.name)]);
+      const namespaces = new Set([
+        FLUX_NAMESPACE,
+        ...all()
+          .filter((o) => o.kind === "Namespace")
+          .map((o) => o.metadata.name),
+      ]);
       expect(rendered.fluxInstance.metadata.namespace).to.equal(FLUX_NAMESPACE);
       for (const obj of all()) {
         if (CLUSTER_SCOPED.has(obj.kind)) continue;
@@ -197,7 +231,9 @@ for (const stack of STACKS) {
       for (const repo of repos) {
         const spec = repo.spec as { ref: { branch: string }; secretRef: { name: string } };
         expect(spec.ref).to.deep.equal({ branch: "main" });
-        const secret = cluster.find((o) => o.kind === "Secret" && o.metadata.name === spec.secretRef.name);
+        const secret = cluster.find(
+          (o) => o.kind === "Secret" && o.metadata.name === spec.secretRef.name,
+        );
         expect(secret?.metadata.namespace, repo.metadata.name).to.equal(repo.metadata.namespace);
         const data = secret!.stringData as Record<string, string>;
         expect(data.known_hosts).to.equal(GITHUB_KNOWN_HOSTS);
@@ -208,9 +244,12 @@ for (const stack of STACKS) {
 
     it("orders infrastructure -> policies -> config -> service through dependsOn to existing Kustomizations", () => {
       const deps = (name: string): string[] =>
-        ((builds.get(name)!.ks.spec as { dependsOn?: { name: string }[] }).dependsOn ?? []).map((d) => d.name);
+        ((builds.get(name)!.ks.spec as { dependsOn?: { name: string }[] }).dependsOn ?? []).map(
+          (d) => d.name,
+        );
       for (const b of builds.values()) {
-        for (const dep of deps(b.ks.metadata.name)) expect(builds.has(dep), `${b.ks.metadata.name} -> ${dep}`).to.equal(true);
+        for (const dep of deps(b.ks.metadata.name))
+          expect(builds.has(dep), `${b.ks.metadata.name} -> ${dep}`).to.equal(true);
       }
       expect(deps("infrastructure")).to.deep.equal([]);
       expect(deps("infrastructure-policies")).to.deep.equal(["infrastructure"]);
@@ -226,7 +265,9 @@ for (const stack of STACKS) {
 
     it("wires each Deployment to the ConfigMap its developer Kustomization builds, watched by Reloader", () => {
       const ns = rendered.config.appNamespace;
-      const reloader = builds.get("infrastructure")!.objects.find((o) => o.kind === "HelmRelease" && o.metadata.name === "reloader");
+      const reloader = builds
+        .get("infrastructure")!
+        .objects.find((o) => o.kind === "HelmRelease" && o.metadata.name === "reloader");
       expect(reloader, "Reloader HelmRelease").to.not.equal(undefined);
       for (const s of rendered.config.services) {
         const configMaps = builds.get(`config-${s.name}`)!.objects;
@@ -240,15 +281,26 @@ for (const stack of STACKS) {
         expect(id(deploy)).to.equal(`Deployment/${ns}/${s.name}`);
         const spec = deploy.spec as {
           replicas: number;
-          template: { spec: { containers: { image: string; ports: { containerPort: number }[] }[]; volumes: { configMap?: { name: string } }[] } };
+          template: {
+            spec: {
+              containers: { image: string; ports: { containerPort: number }[] }[];
+              volumes: { configMap?: { name: string } }[];
+            };
+          };
         };
         expect(spec.replicas).to.equal(s.replicas);
         expect(spec.template.spec.containers[0].image).to.equal(`${s.image}:${s.tag}`);
         expect(spec.template.spec.containers[0].ports[0].containerPort).to.equal(s.port);
-        expect(spec.template.spec.volumes.map((v) => v.configMap?.name)).to.deep.equal([configMapName(s.name)]);
-        expect(deploy.metadata.annotations?.["configmap.reloader.stakater.com/reload"]).to.equal(configMapName(s.name));
+        expect(spec.template.spec.volumes.map((v) => v.configMap?.name)).to.deep.equal([
+          configMapName(s.name),
+        ]);
+        expect(deploy.metadata.annotations?.["configmap.reloader.stakater.com/reload"]).to.equal(
+          configMapName(s.name),
+        );
         const svc = app.find((o) => o.kind === "Service")!;
-        expect((svc.spec as { selector: object }).selector).to.deep.equal({ "app.kubernetes.io/name": s.name });
+        expect((svc.spec as { selector: object }).selector).to.deep.equal({
+          "app.kubernetes.io/name": s.name,
+        });
       }
     });
 
@@ -261,7 +313,9 @@ for (const stack of STACKS) {
       fs.appendFileSync(file, "maxConnections: 42\n");
       const after = fluxBuild(ks, repo)[0];
       expect(after.metadata.name).to.equal(before.metadata.name);
-      expect((after.data as Record<string, string>)["override.yaml"]).to.contain("maxConnections: 42");
+      expect((after.data as Record<string, string>)["override.yaml"]).to.contain(
+        "maxConnections: 42",
+      );
       expect(after.data).to.not.deep.equal(before.data);
     });
 
@@ -269,20 +323,34 @@ for (const stack of STACKS) {
       const ns = rendered.config.appNamespace;
       const sa = { kind: "ServiceAccount", name: DEVELOPER_CONFIG_SA, namespace: FLUX_NAMESPACE };
       for (const s of rendered.config.services) {
-        const spec = builds.get(`config-${s.name}`)!.ks.spec as { serviceAccountName?: string; sourceRef: { name: string } };
+        const spec = builds.get(`config-${s.name}`)!.ks.spec as {
+          serviceAccountName?: string;
+          sourceRef: { name: string };
+        };
         expect(spec.serviceAccountName).to.equal(DEVELOPER_CONFIG_SA);
         expect(spec.sourceRef.name).to.equal("flux-developer");
       }
       const bindings = all().filter(
         (o) =>
           (o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding") &&
-          (o.subjects as (typeof sa)[]).some((x) => x.kind === sa.kind && x.name === sa.name && x.namespace === sa.namespace),
+          (o.subjects as (typeof sa)[]).some(
+            (x) => x.kind === sa.kind && x.name === sa.name && x.namespace === sa.namespace,
+          ),
       );
       expect(bindings.map(id)).to.deep.equal([`RoleBinding/${ns}/${DEVELOPER_CONFIG_SA}`]);
       const roleRef = bindings[0].roleRef as { kind: string; name: string };
-      const role = all().find((o) => o.kind === roleRef.kind && o.metadata.name === roleRef.name && o.metadata.namespace === ns)!;
+      const role = all().find(
+        (o) =>
+          o.kind === roleRef.kind &&
+          o.metadata.name === roleRef.name &&
+          o.metadata.namespace === ns,
+      )!;
       expect(role.rules).to.deep.equal([
-        { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
+        {
+          apiGroups: [""],
+          resources: ["configmaps"],
+          verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+        },
       ]);
       // Everything the developer Kustomizations apply is within that grant.
       for (const s of rendered.config.services) {
@@ -296,17 +364,41 @@ for (const stack of STACKS) {
       const infra = builds.get("infrastructure")!.objects;
       for (const name of ["kyverno", "reloader"]) {
         const release = infra.find((o) => o.kind === "HelmRelease" && o.metadata.name === name)!;
-        const chart = (release.spec as { chart: { spec: { version: string; sourceRef: { kind: string; name: string } } } }).chart.spec;
+        const chart = (
+          release.spec as {
+            chart: { spec: { version: string; sourceRef: { kind: string; name: string } } };
+          }
+        ).chart.spec;
         expect(chart.version, name).to.match(/^\d+\.\d+\.\d+$/);
-        expect(infra.some((o) => o.kind === chart.sourceRef.kind && o.metadata.name === chart.sourceRef.name && o.metadata.namespace === release.metadata.namespace)).to.equal(true);
+        expect(
+          infra.some(
+            (o) =>
+              o.kind === chart.sourceRef.kind &&
+              o.metadata.name === chart.sourceRef.name &&
+              o.metadata.namespace === release.metadata.namespace,
+          ),
+        ).to.equal(true);
       }
       const policies = builds.get("infrastructure-policies")!.objects;
-      expect(policies.map((p) => p.kind)).to.deep.equal(["ClusterPolicy", "ClusterPolicy", "ClusterPolicy"]);
+      expect(policies.map((p) => p.kind)).to.deep.equal([
+        "ClusterPolicy",
+        "ClusterPolicy",
+        "ClusterPolicy",
+      ]);
       const action = rendered.config.environment === "prd" ? "Enforce" : "Audit";
       for (const p of policies) {
-        const rule = (p.spec as { rules: { validate: { failureAction: string }; match: { any: { resources: { namespaces: string[] } }[] } }[] }).rules[0];
+        const rule = (
+          p.spec as {
+            rules: {
+              validate: { failureAction: string };
+              match: { any: { resources: { namespaces: string[] } }[] };
+            }[];
+          }
+        ).rules[0];
         expect(rule.validate.failureAction, p.metadata.name).to.equal(action);
-        expect(rule.match.any[0].resources.namespaces).to.deep.equal([rendered.config.appNamespace]);
+        expect(rule.match.any[0].resources.namespaces).to.deep.equal([
+          rendered.config.appNamespace,
+        ]);
       }
     });
 

@@ -8,7 +8,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { loadConfig, type MinikubeCluster } from "../lib/config";
-import { CREATE_SCRIPT, DELETE_SCRIPT, KUBECONFIG_SCRIPT, UPDATE_SCRIPT, scriptEnvironment } from "../lib/minikube";
+import {
+  CREATE_SCRIPT,
+  DELETE_SCRIPT,
+  KUBECONFIG_SCRIPT,
+  UPDATE_SCRIPT,
+  scriptEnvironment,
+} from "../lib/minikube";
 
 const DOUBLES = path.join(__dirname, "doubles");
 const cluster = loadConfig(
@@ -21,7 +27,9 @@ const cluster = loadConfig(
 
 let state: string;
 const calls = (): string[] =>
-  fs.existsSync(path.join(state, "calls")) ? fs.readFileSync(path.join(state, "calls"), "utf8").trim().split("\n") : [];
+  fs.existsSync(path.join(state, "calls"))
+    ? fs.readFileSync(path.join(state, "calls"), "utf8").trim().split("\n")
+    : [];
 const profileState = (): string | undefined => {
   const f = path.join(state, "profiles", cluster.profile);
   return fs.existsSync(f) ? fs.readFileSync(f, "utf8").trim() : undefined;
@@ -96,7 +104,10 @@ describe("minikube scripts against recording doubles", () => {
     const r = run(DELETE_SCRIPT);
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stderr).to.contain("already gone");
-    expect(calls()).to.deep.equal(["minikube delete --profile minikube-dev", "minikube profile list --output json"]);
+    expect(calls()).to.deep.equal([
+      "minikube delete --profile minikube-dev",
+      "minikube profile list --output json",
+    ]);
   });
 
   it("delete fails when minikube cannot delete a profile that still exists", () => {
@@ -114,7 +125,9 @@ describe("minikube scripts against recording doubles", () => {
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.contain("current-context: minikube-dev");
     const kubectl = calls().filter((c) => c.startsWith("kubectl"));
-    expect(kubectl).to.deep.equal(["kubectl config view --minify --flatten --context minikube-dev"]);
+    expect(kubectl).to.deep.equal([
+      "kubectl config view --minify --flatten --context minikube-dev",
+    ]);
     for (const c of calls()) {
       expect(c).to.not.match(/use-context|set-context|update-context|current-context/);
       if (c.startsWith("minikube start")) expect(c).to.contain("--keep-context");

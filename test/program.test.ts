@@ -6,7 +6,15 @@ import { expect } from "chai";
 import * as path from "node:path";
 import { readStackFile, loadStackFile, renderStack, type RenderedStack } from "../lib/render";
 import { CREATE_SCRIPT, DELETE_SCRIPT, UPDATE_SCRIPT } from "../lib/minikube";
-import { FAKE_KUBECONFIG, FAKE_PRIVATE_KEY, invokes, registrations, resolve, setMocks, type Registration } from "./support/mocks";
+import {
+  FAKE_KUBECONFIG,
+  FAKE_PRIVATE_KEY,
+  invokes,
+  registrations,
+  resolve,
+  setMocks,
+  type Registration,
+} from "./support/mocks";
 
 const ROOT = path.resolve(__dirname, "..");
 const PROGRAM = path.join(ROOT, "index.ts");
@@ -36,7 +44,9 @@ const one = (type: string, name: string): Registration => {
   return found[0];
 };
 const isSecretValue = (v: unknown): boolean =>
-  v !== null && typeof v === "object" && (v as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
+  v !== null &&
+  typeof v === "object" &&
+  (v as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
 /** JSON with keys sorted at every level, to compare objects whatever their key order. */
 const canonical = (v: unknown): string =>
   JSON.stringify(v, (_k, x: unknown) =>
@@ -106,7 +116,9 @@ for (const stack of ["dev", "prd"]) {
     });
 
     it("parents every resource to a flux-platform component, components to the stack", () => {
-      const components = new Set(registrations.filter((r) => r.type.startsWith("flux-platform:index:")).map((r) => r.urn));
+      const components = new Set(
+        registrations.filter((r) => r.type.startsWith("flux-platform:index:")).map((r) => r.urn),
+      );
       for (const r of registrations) {
         if (r.type.startsWith("flux-platform:index:")) {
           // Under mocks there is no root Stack resource: top-level components have no parent.
@@ -123,28 +135,50 @@ for (const stack of ["dev", "prd"]) {
       const kube = registrations.filter((r) => r.type.startsWith("kubernetes:"));
       expect(kube).to.have.length.greaterThan(10);
       for (const r of kube) {
-        expect(r.provider.startsWith(`${provider.urn}::`), `${r.name}: ${r.provider}`).to.equal(true);
+        expect(r.provider.startsWith(`${provider.urn}::`), `${r.name}: ${r.provider}`).to.equal(
+          true,
+        );
         expect(r.deletedWith, r.name).to.equal(minikube.urn);
       }
     });
 
     it("applies exactly the rendered Flux objects and cluster objects", () => {
       const applied = registrations
-        .filter((r) => r.type.startsWith("kubernetes:") && r.type !== "kubernetes:helm.sh/v3:Release")
+        .filter(
+          (r) => r.type.startsWith("kubernetes:") && r.type !== "kubernetes:helm.sh/v3:Release",
+        )
         .filter((r) => !(r.type === "kubernetes:core/v1:Namespace" && r.name === "flux-namespace"))
         .map((r) => {
-          const { apiVersion, kind, metadata, spec, rules, roleRef, subjects, type, stringData } = r.inputs as Record<string, unknown>;
-          const obj: Record<string, unknown> = { apiVersion, kind, metadata, spec, rules, roleRef, subjects, type, stringData };
+          const { apiVersion, kind, metadata, spec, rules, roleRef, subjects, type, stringData } =
+            r.inputs as Record<string, unknown>;
+          const obj: Record<string, unknown> = {
+            apiVersion,
+            kind,
+            metadata,
+            spec,
+            rules,
+            roleRef,
+            subjects,
+            type,
+            stringData,
+          };
           if (obj.stringData) {
             const data = unwrap(obj.stringData) as Record<string, string>;
             obj.stringData = { ...data, identity: "<key>", "identity.pub": "<key>" };
           }
-          return JSON.stringify(Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)));
+          return JSON.stringify(
+            Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)),
+          );
         });
       const expected = [...rendered.clusterObjects, rendered.fluxInstance].map((o) => {
         const { apiVersion, kind, metadata, ...rest } = o;
         const obj: Record<string, unknown> = { apiVersion, kind, metadata, ...rest };
-        if (obj.stringData) obj.stringData = { ...(obj.stringData as object), identity: "<key>", "identity.pub": "<key>" };
+        if (obj.stringData)
+          obj.stringData = {
+            ...(obj.stringData as object),
+            identity: "<key>",
+            "identity.pub": "<key>",
+          };
         return JSON.stringify(obj);
       });
       const norm = (s: string): string => canonical(JSON.parse(s));
@@ -177,7 +211,9 @@ for (const stack of ["dev", "prd"]) {
           overwrite: f.mode === "sync" || f.path === "README.md",
         }));
       const key = (x: { repo: unknown; path: unknown }) => `${x.repo}/${x.path}`;
-      expect(files.sort((a, b) => key(a).localeCompare(key(b)))).to.deep.equal(expected.sort((a, b) => key(a).localeCompare(key(b))));
+      expect(files.sort((a, b) => key(a).localeCompare(key(b)))).to.deep.equal(
+        expected.sort((a, b) => key(a).localeCompare(key(b))),
+      );
     });
 
     it("protects the repositories: created with retainOnDelete by dev, only read by prd", () => {
@@ -188,19 +224,27 @@ for (const stack of ["dev", "prd"]) {
           expect(r.read, r.name).to.equal(true);
         } else {
           expect(r.retainOnDelete, r.name).to.equal(true);
-          expect(r.inputs).to.include({ autoInit: true, visibility: rendered.config.repoVisibility });
+          expect(r.inputs).to.include({
+            autoInit: true,
+            visibility: rendered.config.repoVisibility,
+          });
         }
       }
     });
 
     it("registers one read-only ED25519 deploy key per repo, titled for the environment", () => {
-      for (const k of byType("tls:index/privateKey:PrivateKey")) expect(k.inputs.algorithm).to.equal("ED25519");
+      for (const k of byType("tls:index/privateKey:PrivateKey"))
+        expect(k.inputs.algorithm).to.equal("ED25519");
       const keys = byType("github:index/repositoryDeployKey:RepositoryDeployKey");
       expect(keys.map((k) => k.inputs.repository).sort()).to.deep.equal(
         [rendered.config.developerRepo, rendered.config.platformRepo].sort(),
       );
       for (const k of keys) {
-        expect(k.inputs).to.include({ readOnly: true, title: `flux-${rendered.config.environment}`, key: "ssh-ed25519 AAAAFAKEPUBLICKEY" });
+        expect(k.inputs).to.include({
+          readOnly: true,
+          title: `flux-${rendered.config.environment}`,
+          key: "ssh-ed25519 AAAAFAKEPUBLICKEY",
+        });
       }
     });
 
@@ -217,7 +261,9 @@ for (const stack of ["dev", "prd"]) {
         }
       }
       for (const s of byType("kubernetes:core/v1:Secret")) {
-        expect((unwrap(s.inputs.stringData) as Record<string, string>).identity).to.equal(FAKE_PRIVATE_KEY);
+        expect((unwrap(s.inputs.stringData) as Record<string, string>).identity).to.equal(
+          FAKE_PRIVATE_KEY,
+        );
       }
       expect(JSON.stringify(program)).to.not.contain("FAKE");
     });
@@ -234,9 +280,14 @@ for (const stack of ["dev", "prd"]) {
         interpreter: ["/bin/bash", "-c"],
         triggers: [c.profile, c.driver, String(c.cpus), String(c.memory)],
       });
-      expect(cmd.inputs.environment).to.deep.include({ PROFILE: c.profile, KUBERNETES_VERSION: c.kubernetesVersion });
+      expect(cmd.inputs.environment).to.deep.include({
+        PROFILE: c.profile,
+        KUBERNETES_VERSION: c.kubernetesVersion,
+      });
       const run = invokes.find((i) => i.token === "command:local:run")!;
-      expect(run.inputs.command).to.contain(`kubectl config view --minify --flatten --context "$PROFILE"`);
+      expect(run.inputs.command).to.contain(
+        `kubectl config view --minify --flatten --context "$PROFILE"`,
+      );
       expect(run.inputs.environment).to.deep.equal({ PROFILE: c.profile });
       const provider = byType("pulumi:providers:kubernetes")[0];
       expect(provider.inputs.context).to.equal(c.profile);
@@ -253,22 +304,35 @@ for (const stack of ["dev", "prd"]) {
           urn("github:index/repositoryDeployKey:RepositoryDeployKey", `${role}-repo-deploy-key`),
         ]);
       }
-      const ks = (name: string) => one("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization", name);
+      const ks = (name: string) =>
+        one("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization", name);
       const infra = ks("infrastructure-kustomization-infrastructure");
-      expect(infra.dependencies).to.include.members(byType("kubernetes:source.toolkit.fluxcd.io/v1:GitRepository").map((r) => r.urn));
-      expect(ks("infrastructure-kustomization-infrastructure-policies").dependencies).to.include(infra.urn);
+      expect(infra.dependencies).to.include.members(
+        byType("kubernetes:source.toolkit.fluxcd.io/v1:GitRepository").map((r) => r.urn),
+      );
+      expect(ks("infrastructure-kustomization-infrastructure-policies").dependencies).to.include(
+        infra.urn,
+      );
       for (const s of rendered.config.services) {
         const config = ks(`service-${s.name}-kustomization-config-${s.name}`);
-        expect(config.dependencies).to.include(ks("infrastructure-kustomization-infrastructure-policies").urn);
-        expect(ks(`service-${s.name}-kustomization-app-${s.name}`).dependencies).to.include(config.urn);
+        expect(config.dependencies).to.include(
+          ks("infrastructure-kustomization-infrastructure-policies").urn,
+        );
+        expect(ks(`service-${s.name}-kustomization-app-${s.name}`).dependencies).to.include(
+          config.urn,
+        );
       }
     });
 
     it("exports what a user needs after pulumi up", async () => {
       expect(program.environment).to.equal(stack);
       expect((await resolve(program.kubeContext as never)).value).to.equal(`minikube-${stack}`);
-      expect((await resolve(program.watch as never)).value).to.equal(`flux get kustomizations --context minikube-${stack}`);
-      expect((await resolve(program.platformRepoUrl as never)).value).to.equal(`https://github.com/acme/${rendered.config.platformRepo}`);
+      expect((await resolve(program.watch as never)).value).to.equal(
+        `flux get kustomizations --context minikube-${stack}`,
+      );
+      expect((await resolve(program.platformRepoUrl as never)).value).to.equal(
+        `https://github.com/acme/${rendered.config.platformRepo}`,
+      );
       expect(program.fluxObjects).to.include("Kustomization/flux-system/app-beetle");
     });
   });

@@ -28,10 +28,14 @@ export function substitute(text: string, vars: Readonly<Record<string, string>>)
 }
 
 export function kustomizeBuild(dir: string): KubeObject[] {
-  const out = execFileSync("kubectl", ["kustomize", "--load-restrictor", "LoadRestrictionsNone", dir], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const out = execFileSync(
+    "kubectl",
+    ["kustomize", "--load-restrictor", "LoadRestrictionsNone", dir],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   return parseYamlDocs(out) as KubeObject[];
 }
 
@@ -53,12 +57,15 @@ export function fluxBuild(ks: FluxKustomization, repoDir: string): KubeObject[] 
     if (ks.spec.targetNamespace && !CLUSTER_SCOPED.has(obj.kind)) {
       result = { ...result, metadata: { ...result.metadata, namespace: ks.spec.targetNamespace } };
     }
-    const optOut = result.metadata.annotations?.["kustomize.toolkit.fluxcd.io/substitute"] === "disabled";
+    const optOut =
+      result.metadata.annotations?.["kustomize.toolkit.fluxcd.io/substitute"] === "disabled";
     if (vars && !optOut) {
       try {
         result = parseYamlDocs(substitute(toYaml(result), vars))[0] as KubeObject;
       } catch (err) {
-        throw new Error(`${ks.metadata.name}: ${obj.kind} ${obj.metadata.name}: ${(err as Error).message}`);
+        throw new Error(
+          `${ks.metadata.name}: ${obj.kind} ${obj.metadata.name}: ${(err as Error).message}`,
+        );
       }
     }
     return result;

@@ -23,8 +23,10 @@ export interface Registration {
   read: boolean;
 }
 
-export const FAKE_KUBECONFIG = "apiVersion: v1\nusers:\n- name: minikube-dev\n  user:\n    client-key-data: FAKE-KUBECONFIG-CLIENT-KEY\n";
-export const FAKE_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-PRIVATE-KEY\n-----END OPENSSH PRIVATE KEY-----\n";
+export const FAKE_KUBECONFIG =
+  "apiVersion: v1\nusers:\n- name: minikube-dev\n  user:\n    client-key-data: FAKE-KUBECONFIG-CLIENT-KEY\n";
+export const FAKE_PRIVATE_KEY =
+  "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-PRIVATE-KEY\n-----END OPENSSH PRIVATE KEY-----\n";
 
 export const registrations: Registration[] = [];
 export const invokes: { token: string; inputs: Record<string, unknown> }[] = [];
@@ -117,6 +119,8 @@ export async function setMocks(stack: string, config: Record<string, string>): P
 /** Resolves an output's value and whether it is secret. */
 export function resolve<T>(o: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
   return new Promise((res) =>
-    pulumi.all([o, pulumi.isSecret(o)]).apply(([value, secret]) => res({ value: value as T, secret })),
+    pulumi
+      .all([o, pulumi.isSecret(o)])
+      .apply(([value, secret]) => res({ value: value as T, secret })),
   );
 }

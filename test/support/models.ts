@@ -39,12 +39,22 @@ export async function loadModels(): Promise<void> {
 }
 
 /** Kinds that live outside namespaces, among those the platform renders. */
-export const CLUSTER_SCOPED = new Set(["Namespace", "ClusterPolicy", "ClusterRole", "ClusterRoleBinding"]);
+export const CLUSTER_SCOPED = new Set([
+  "Namespace",
+  "ClusterPolicy",
+  "ClusterRole",
+  "ClusterRoleBinding",
+]);
 
 export interface KubeObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+  };
   [field: string]: unknown;
 }
 
