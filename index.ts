@@ -31,6 +31,7 @@ const repos = {
     adopt: config.adoptRepos,
     files: rendered.platformFiles,
     environment: config.environment,
+    keyGeneration: config.deployKeyGeneration,
   }),
   developer: new GitopsRepo("developer-repo", {
     repository: config.developerRepo,
@@ -39,6 +40,7 @@ const repos = {
     adopt: config.adoptRepos,
     files: rendered.developerFiles,
     environment: config.environment,
+    keyGeneration: config.deployKeyGeneration,
   }),
 };
 

@@ -56,9 +56,9 @@ export class Cluster extends pulumi.ComponentResource {
         {
           interpreter: ["/bin/bash", "-c"],
           command: KUBECONFIG_SCRIPT,
-          environment: this.minikube.environment.apply((env) => ({
-            PROFILE: env?.PROFILE ?? c.profile,
-          })),
+          // Keyed on the id, which is unknown until the profile exists: a first preview
+          // skips this read instead of failing on a context that is not there yet.
+          environment: this.minikube.id.apply(() => ({ PROFILE: c.profile })),
         },
         { parent: this },
       );

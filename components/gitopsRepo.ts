@@ -15,6 +15,8 @@ export interface GitopsRepoArgs {
   readonly files: readonly RepoFile[];
   /** Environment the deploy key is for: its title is `flux-<environment>`. */
   readonly environment: string;
+  /** Changing it replaces the key pair: the new key is registered, then the old one revoked. */
+  readonly keyGeneration: number;
 }
 
 /**
@@ -74,7 +76,7 @@ export class GitopsRepo extends pulumi.ComponentResource {
     const key = new tls.PrivateKey(
       `${name}-deploy-key`,
       { algorithm: "ED25519" },
-      { parent: this },
+      { parent: this, replacementTrigger: args.keyGeneration },
     );
     this.privateKey = pulumi.secret(key.privateKeyOpenssh);
     this.publicKey = key.publicKeyOpenssh;

@@ -107,6 +107,8 @@ export interface PlatformConfig {
   readonly syncInterval: string;
   readonly appNamespace: string;
   readonly waitForReady: boolean;
+  /** Bump to rotate both deploy keys of this environment in one `pulumi up`. */
+  readonly deployKeyGeneration: number;
   readonly cluster: ClusterConfig;
   /** Sorted by name, so everything derived from it is in a stable order. */
   readonly services: readonly ServiceConfig[];
@@ -273,6 +275,7 @@ const KEYS = {
     json: false,
   },
   waitForReady: { schema: z.boolean().default(true), json: true },
+  deployKeyGeneration: { schema: z.number().int().min(1).default(1), json: true },
   cluster: { schema: clusterSchema.prefault({ provider: "minikube" }), json: true },
   services: { schema: servicesSchema, json: true },
 } as const;
@@ -346,6 +349,8 @@ function rangeOf(path: string): string {
       return "0-100";
     case "cpus":
       return "2-64";
+    case "deployKeyGeneration":
+      return "a whole number from 1";
     case "memory":
       return "2048-262144 MiB";
     default:
@@ -452,6 +457,7 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
     syncInterval: values.syncInterval as string,
     appNamespace: values.appNamespace as string,
     waitForReady: values.waitForReady as boolean,
+    deployKeyGeneration: values.deployKeyGeneration as number,
     cluster,
     services: Object.entries(services)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))

@@ -233,8 +233,11 @@ for (const stack of ["dev", "prd"]) {
     });
 
     it("registers one read-only ED25519 deploy key per repo, titled for the environment", () => {
-      for (const k of byType("tls:index/privateKey:PrivateKey"))
+      for (const k of byType("tls:index/privateKey:PrivateKey")) {
         expect(k.inputs.algorithm).to.equal("ED25519");
+        // Bumping deployKeyGeneration replaces the key pair (rotation in one pulumi up).
+        expect(k.replacementTrigger).to.equal(rendered.config.deployKeyGeneration);
+      }
       const keys = byType("github:index/repositoryDeployKey:RepositoryDeployKey");
       expect(keys.map((k) => k.inputs.repository).sort()).to.deep.equal(
         [rendered.config.developerRepo, rendered.config.platformRepo].sort(),
@@ -294,6 +297,24 @@ for (const stack of ["dev", "prd"]) {
       expect(unwrap(provider.inputs.kubeconfig)).to.equal(FAKE_KUBECONFIG);
     });
 
+    it("updates Flux in place: the FluxInstance keeps its name and nothing forces a replace", () => {
+      const instance = byType("kubernetes:fluxcd.controlplane.io/v1:FluxInstance")[0];
+      expect(instance.replaceOnChanges).to.deep.equal([]);
+      expect((instance.inputs.metadata as { name: string }).name).to.equal("flux");
+      const spec = instance.inputs.spec as {
+        distribution: { version: string };
+        components: string[];
+      };
+      expect(spec.distribution.version).to.equal(rendered.config.fluxVersion);
+      expect(spec.components).to.deep.equal(rendered.config.fluxComponents);
+      const operator = byType("kubernetes:helm.sh/v3:Release")[0];
+      expect(operator.inputs).to.include({
+        chart: "oci://ghcr.io/controlplaneio-fluxcd/charts/flux-operator",
+        namespace: "flux-system",
+      });
+      expect(instance.dependencies).to.include(operator.urn);
+    });
+
     it("orders the Flux objects: CRDs and keys first, then infrastructure, then services", () => {
       const urn = (type: string, name: string) => one(type, name).urn;
       const instance = byType("kubernetes:fluxcd.controlplane.io/v1:FluxInstance")[0].urn;
@@ -337,3 +358,33 @@ for (const stack of ["dev", "prd"]) {
     });
   });
 }
+
+describe("program under mocks: an existing cluster (provider: kubeconfig)", () => {
+  before(async () => {
+    await setMocks("prd", {
+      ...engineConfig("prd"),
+      "flux-platform:cluster": JSON.stringify({ provider: "kubeconfig", context: "eks-prd" }),
+    });
+    delete require.cache[require.resolve(PROGRAM)];
+    require(PROGRAM);
+    await settle();
+  });
+
+  it("creates no cluster and reads no kubeconfig into Pulumi", () => {
+    expect(byType("command:local:Command")).to.deep.equal([]);
+    expect(invokes.filter((i) => i.token === "command:local:run")).to.deep.equal([]);
+  });
+
+  it("points the provider at the context, and deletes Kubernetes objects one by one", () => {
+    const provider = byType("pulumi:providers:kubernetes");
+    expect(provider).to.have.length(1);
+    expect(provider[0].inputs).to.deep.equal({ context: "eks-prd" });
+    const kube = registrations.filter((r) => r.type.startsWith("kubernetes:"));
+    const expected = Object.entries(COUNTS.prd).filter(([t]) => t.startsWith("kubernetes:"));
+    expect(kube).to.have.length(expected.reduce((n, [, c]) => n + c, 0));
+    for (const r of kube) {
+      expect(r.provider.startsWith(`${provider[0].urn}::`), r.name).to.equal(true);
+      expect(r.deletedWith, r.name).to.equal("");
+    }
+  });
+});

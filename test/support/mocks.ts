@@ -20,6 +20,8 @@ export interface Registration {
   deleteBeforeReplace: boolean;
   retainOnDelete: boolean | undefined;
   ignoreChanges: string[];
+  replaceOnChanges: string[];
+  replacementTrigger: unknown;
   read: boolean;
 }
 
@@ -42,6 +44,8 @@ interface Req {
   getDeletebeforereplace(): boolean;
   getRetainondelete(): boolean | undefined;
   getIgnorechangesList(): string[];
+  getReplaceonchangesList(): string[];
+  getReplacementTrigger(): { toJavaScript(): unknown } | undefined;
   getObject(): { toJavaScript(): Record<string, unknown> };
 }
 
@@ -68,6 +72,8 @@ function record(original: (req: Req, cb: Callback) => Promise<void>, read: boole
           deleteBeforeReplace: read ? false : req.getDeletebeforereplace(),
           retainOnDelete: read ? undefined : req.getRetainondelete(),
           ignoreChanges: read ? [] : req.getIgnorechangesList(),
+          replaceOnChanges: read ? [] : req.getReplaceonchangesList(),
+          replacementTrigger: read ? undefined : req.getReplacementTrigger()?.toJavaScript(),
           read,
         });
       }
@@ -100,7 +106,7 @@ export async function setMocks(stack: string, config: Record<string, string>): P
           state.name = args.inputs.name ?? args.id;
           state.htmlUrl = `https://github.com/acme/${state.name}`;
         }
-        return { id: args.id ?? `${args.name}-id`, state };
+        return { id: args.id || `${args.name}-id`, state };
       },
       call(args: pulumi.runtime.MockCallArgs) {
         invokes.push({ token: args.token, inputs: args.inputs });
