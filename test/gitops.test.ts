@@ -90,6 +90,20 @@ describe("schema validation", () => {
   });
 });
 
+describe("waitForReady", () => {
+  it("annotates every Flux Kustomization for Pulumi to wait on, and only when asked", () => {
+    const on = loadStackFile(ROOT, "dev");
+    const kustomizations = (r: RenderedStack) =>
+      r.clusterObjects.filter((o) => o.kind === "Kustomization");
+    for (const ks of kustomizations(renderStack(on))) {
+      expect(ks.metadata.annotations).to.deep.equal({ "pulumi.com/waitFor": "condition=Ready" });
+    }
+    for (const ks of kustomizations(renderStack({ ...on, waitForReady: false }))) {
+      expect(ks.metadata.annotations).to.equal(undefined);
+    }
+  });
+});
+
 describe("the seed's developer kustomization (regression)", () => {
   it("is refused by kustomize once its path is fixed: two files named config.yaml", () => {
     const dir = tmp("seed");
