@@ -127,16 +127,22 @@ const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 /** Go duration as Flux's CRDs accept it for `interval`. */
 const FLUX_DURATION = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
 const GITHUB_REPO = /^[A-Za-z0-9_.-]{1,100}$/;
-/** GitHub user or organisation login. */
 /** An image reference without tag or digest: `[registry[:port]/]path`. */
 const IMAGE_REPOSITORY =
   /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/** GitHub user or organisation login. */
 const GITHUB_OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
 
 const show = (v: unknown): string => {
   const s = typeof v === "string" ? v : JSON.stringify(v);
   return `\`${s}\``;
 };
+
+/** A whole number in [min, max]; the message names the range once, here. */
+const wholeNumber = (min: number, max: number, unit = "") =>
+  z.number().refine((v) => Number.isInteger(v) && v >= min && v <= max, {
+    error: (i) => `${show(i.input)} is out of range (allowed: whole numbers ${min}-${max}${unit})`,
+  });
 
 const dnsLabel = (what: string) =>
   z.string().refine((v) => DNS_LABEL.test(v) && v.length <= 63, {
@@ -172,16 +178,16 @@ const serviceSchema = z.strictObject({
         `${show(i.input)} is not an image repository without tag (lowercase, e.g. \`ghcr.io/stefanprodan/podinfo\`; put the tag in \`tag\`)`,
     }),
   tag: imageTag,
-  port: z.number().int().min(1).max(65535).default(8080),
-  replicas: z.number().int().min(0).max(100).default(1),
+  port: wholeNumber(1, 65535).default(8080),
+  replicas: wholeNumber(0, 100).default(1),
 });
 
 const minikubeSchema = z.strictObject({
   provider: z.literal("minikube"),
   profile: dnsLabel("minikube profile").optional(),
   driver: z.enum(MINIKUBE_DRIVERS).default("docker"),
-  cpus: z.number().int().min(2).max(64).default(2),
-  memory: z.number().int().min(2048).max(262144).default(4096),
+  cpus: wholeNumber(2, 64).default(2),
+  memory: wholeNumber(2048, 262144, " MiB").default(4096),
   kubernetesVersion: z
     .string()
     .regex(/^v1\.\d+\.\d+$/, {
@@ -275,7 +281,7 @@ const KEYS = {
     json: false,
   },
   waitForReady: { schema: z.boolean().default(true), json: true },
-  deployKeyGeneration: { schema: z.number().int().min(1).default(1), json: true },
+  deployKeyGeneration: { schema: wholeNumber(1, 1_000_000).default(1), json: true },
   cluster: { schema: clusterSchema.prefault({ provider: "minikube" }), json: true },
   services: { schema: servicesSchema, json: true },
 } as const;
@@ -293,68 +299,33 @@ export function configDefaults(): Record<string, unknown> {
   return out;
 }
 
+/** One line per issue: messages written in this file are kept as they are; zod's generic
+ * ones (wrong type, not in an enum, unknown key) are rewritten to name the value. */
 function formatIssue(prefix: string, issue: z.core.$ZodIssue): string {
   const path = [prefix, ...issue.path.map(String)].join(".");
-  let message = issue.message;
-  // Messages written in this file are kept; zod's generic ones are rewritten to name the value.
-  const generic = /^(Invalid|Too |Unrecognized)/.test(message);
-  switch (generic ? issue.code : "custom") {
-    case "invalid_type":
-      if (issue.code !== "invalid_type") break;
-      message =
-        issue.input === undefined
-          ? "is required"
-          : `${show(issue.input)} is not ${issue.expected === "object" ? "a map" : `a ${issue.expected}`}`;
-      if (
-        issue.input !== undefined &&
-        issue.expected === "number" &&
-        typeof issue.input === "string"
-      ) {
-        message += " (write it without quotes)";
-      }
-      break;
+  if (!/^(Invalid|Unrecognized)/.test(issue.message)) return `${path}: ${issue.message}`;
+  switch (issue.code) {
+    case "invalid_type": {
+      if (issue.input === undefined) return `${path}: is required`;
+      const expected = issue.expected === "object" ? "a map" : `a ${issue.expected}`;
+      const hint =
+        issue.expected === "number" && typeof issue.input === "string"
+          ? " (write it without quotes)"
+          : "";
+      return `${path}: ${show(issue.input)} is not ${expected}${hint}`;
+    }
     case "invalid_value":
-      if (issue.code !== "invalid_value") break;
-      message = `${show(issue.input)} is not allowed (allowed: ${issue.values.map(String).join(", ")})`;
-      break;
-    case "unrecognized_keys":
-      if (issue.code !== "unrecognized_keys") break;
+      return `${path}: ${show(issue.input)} is not allowed (allowed: ${issue.values.map(String).join(", ")})`;
+    case "unrecognized_keys": {
+      const allowed = path.startsWith("cluster")
+        ? `${Object.keys(minikubeSchema.shape).join(", ")} (minikube); ${Object.keys(kubeconfigSchema.shape).join(", ")} (kubeconfig)`
+        : Object.keys(serviceSchema.shape).join(", ");
       return issue.keys
-        .map(
-          (k) => `${[path, k].join(".")}: unknown key ${show(k)} (allowed: ${allowedKeysAt(path)})`,
-        )
+        .map((k) => `${path}.${k}: unknown key ${show(k)} (allowed: ${allowed})`)
         .join("\n");
-    case "too_small":
-    case "too_big":
-      message = `${show(issue.input)} is out of range (allowed: ${rangeOf(path)})`;
-      break;
+    }
     default:
-      break;
-  }
-  return `${path}: ${message}`;
-}
-
-function allowedKeysAt(path: string): string {
-  if (path.startsWith("cluster"))
-    return "provider, profile, driver, cpus, memory, kubernetesVersion (minikube); provider, context (kubeconfig)";
-  return "image, tag, port, replicas";
-}
-
-function rangeOf(path: string): string {
-  const leaf = path.split(".").pop();
-  switch (leaf) {
-    case "port":
-      return "1-65535";
-    case "replicas":
-      return "0-100";
-    case "cpus":
-      return "2-64";
-    case "deployKeyGeneration":
-      return "a whole number from 1";
-    case "memory":
-      return "2048-262144 MiB";
-    default:
-      return "see README";
+      return `${path}: ${issue.message}`;
   }
 }
 

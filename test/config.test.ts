@@ -189,22 +189,37 @@ describe("config loader", () => {
       [
         "negative replicas",
         withService({ ...svc, replicas: -1 }),
-        /^services\.beetle\.replicas: `-1` is out of range \(allowed: 0-100\)$/,
+        /^services\.beetle\.replicas: `-1` is out of range \(allowed: whole numbers 0-100\)$/,
       ],
       [
         "port 0",
         withService({ ...svc, port: 0 }),
-        /^services\.beetle\.port: `0` is out of range \(allowed: 1-65535\)$/,
+        /^services\.beetle\.port: `0` is out of range \(allowed: whole numbers 1-65535\)$/,
       ],
       [
         "port 65536",
         withService({ ...svc, port: 65536 }),
-        /^services\.beetle\.port: `65536` is out of range \(allowed: 1-65535\)$/,
+        /^services\.beetle\.port: `65536` is out of range \(allowed: whole numbers 1-65535\)$/,
       ],
       [
         "port as a string",
         withService({ ...svc, port: "80" }),
         /^services\.beetle\.port: `80` is not a number \(write it without quotes\)$/,
+      ],
+      [
+        "fractional replicas",
+        withService({ ...svc, replicas: 1.5 }),
+        /^services\.beetle\.replicas: `1\.5` is out of range \(allowed: whole numbers 0-100\)$/,
+      ],
+      [
+        "bad deployKeyGeneration",
+        { ...VALID, "flux-platform:deployKeyGeneration": 0 },
+        /^deployKeyGeneration: `0` is out of range \(allowed: whole numbers 1-1000000\)$/,
+      ],
+      [
+        "unknown cluster field",
+        { ...VALID, "flux-platform:cluster": { provider: "minikube", nodes: 3 } },
+        /^cluster\.nodes: unknown key `nodes` \(allowed: provider, profile, driver, cpus, memory, kubernetesVersion \(minikube\); provider, context \(kubeconfig\)\)$/,
       ],
       [
         "unknown service field",
@@ -298,7 +313,7 @@ describe("config loader", () => {
       [
         "too little memory",
         { ...VALID, "flux-platform:cluster": { provider: "minikube", memory: 512 } },
-        /^cluster\.memory: `512` is out of range \(allowed: 2048-262144 MiB\)$/,
+        /^cluster\.memory: `512` is out of range \(allowed: whole numbers 2048-262144 MiB\)$/,
       ],
       [
         "reserved app namespace",
