@@ -150,38 +150,64 @@ function helmInstall(
   ];
 }
 
-interface Policy {
+interface PolicyRule {
   name: string;
-  title: string;
   message: string;
   pattern: object;
 }
 
-/** Kyverno policies for the app namespace; Audit or Enforce comes from `${POLICY_ACTION}`. */
+interface Policy {
+  name: string;
+  title: string;
+  rules: PolicyRule[];
+}
+
+const containers = (container: object): object => ({ spec: { containers: [container] } });
+
+/**
+ * Kyverno policies for the app namespace (Kyverno also applies them to the Deployments
+ * that make the pods); Audit or Enforce comes from `${POLICY_ACTION}`.
+ */
 const POLICIES: readonly Policy[] = [
   {
     name: "disallow-latest-tag",
     title: "Pin images to a tag",
-    message: "Images in ${APP_NAMESPACE} must name a tag other than `latest`.",
-    pattern: { spec: { containers: [{ image: "*:* & !*:latest" }] } },
+    rules: [
+      {
+        name: "require-image-tag",
+        message: "Images in ${APP_NAMESPACE} must name a tag.",
+        pattern: containers({ image: "*:*" }),
+      },
+      {
+        name: "validate-image-tag",
+        message: "Images in ${APP_NAMESPACE} must not use the tag `latest`.",
+        pattern: containers({ image: "!*:latest" }),
+      },
+    ],
   },
   {
     name: "require-requests-limits",
     title: "Require resource requests and a memory limit",
-    message: "Containers in ${APP_NAMESPACE} must request cpu and memory and limit memory.",
-    pattern: {
-      spec: {
-        containers: [
-          { resources: { requests: { cpu: "?*", memory: "?*" }, limits: { memory: "?*" } } },
-        ],
+    rules: [
+      {
+        name: "require-requests-limits",
+        message: "Containers in ${APP_NAMESPACE} must request cpu and memory and limit memory.",
+        pattern: containers({
+          resources: { requests: { cpu: "?*", memory: "?*" }, limits: { memory: "?*" } },
+        }),
       },
-    },
+    ],
   },
   {
     name: "disallow-privilege-escalation",
     title: "Disallow privilege escalation",
-    message: "Containers in ${APP_NAMESPACE} must set allowPrivilegeEscalation: false.",
-    pattern: { spec: { containers: [{ securityContext: { allowPrivilegeEscalation: "false" } }] } },
+    rules: [
+      {
+        name: "disallow-privilege-escalation",
+        message: "Containers in ${APP_NAMESPACE} must set allowPrivilegeEscalation: false.",
+        pattern: containers({ securityContext: { allowPrivilegeEscalation: "false" } }),
+      },
+    ],
   },
 ];
 
@@ -198,13 +224,11 @@ function clusterPolicy(p: Policy): object {
     },
     spec: {
       background: true,
-      rules: [
-        {
-          name: p.name,
-          match: { any: [{ resources: { kinds: ["Pod"], namespaces: ["${APP_NAMESPACE}"] } }] },
-          validate: { failureAction: "${POLICY_ACTION}", message: p.message, pattern: p.pattern },
-        },
-      ],
+      rules: p.rules.map((r) => ({
+        name: r.name,
+        match: { any: [{ resources: { kinds: ["Pod"], namespaces: ["${APP_NAMESPACE}"] } }] },
+        validate: { failureAction: "${POLICY_ACTION}", message: r.message, pattern: r.pattern },
+      })),
     },
   };
 }

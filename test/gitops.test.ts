@@ -401,18 +401,38 @@ for (const stack of STACKS) {
       ]);
       const action = rendered.config.environment === "prd" ? "Enforce" : "Audit";
       for (const p of policies) {
-        const rule = (
+        const rules = (
           p.spec as {
             rules: {
               validate: { failureAction: string };
               match: { any: { resources: { namespaces: string[] } }[] };
             }[];
           }
-        ).rules[0];
-        expect(rule.validate.failureAction, p.metadata.name).to.equal(action);
-        expect(rule.match.any[0].resources.namespaces).to.deep.equal([
-          rendered.config.appNamespace,
-        ]);
+        ).rules;
+        expect(rules, p.metadata.name).to.have.length.greaterThan(0);
+        for (const rule of rules) {
+          expect(rule.validate.failureAction, p.metadata.name).to.equal(action);
+          expect(rule.match.any[0].resources.namespaces).to.deep.equal([
+            rendered.config.appNamespace,
+          ]);
+        }
+      }
+    });
+
+    it("deploys services that pass the platform's own policies", () => {
+      for (const s of rendered.config.services) {
+        const deploy = builds.get(`app-${s.name}`)!.objects.find((o) => o.kind === "Deployment")!;
+        const spec = deploy.spec as {
+          template: { spec: { containers: Record<string, unknown>[] } };
+        };
+        for (const c of spec.template.spec.containers) {
+          expect(c.image, s.name).to.match(/^[^:]+(:\d+)?\/.*:(?!latest$)[\w.-]+$/);
+          expect(c.resources).to.deep.include({ limits: { memory: "128Mi" } });
+          expect((c.resources as { requests: object }).requests).to.have.keys("cpu", "memory");
+          expect(
+            (c.securityContext as { allowPrivilegeEscalation: boolean }).allowPrivilegeEscalation,
+          ).to.equal(false);
+        }
       }
     });
 
