@@ -13,7 +13,7 @@ import {
   PlatformInfrastructure,
 } from "./components";
 import { loadConfig } from "./lib/config";
-import { REPO_ROLES } from "./lib/names";
+import { REPO_ROLES, type RepoRole } from "./lib/names";
 import { renderStack } from "./lib/render";
 
 const config = loadConfig(pulumi.runtime.allConfig(), pulumi.getStack());
@@ -22,27 +22,31 @@ const cluster = new Cluster("cluster", { cluster: config.cluster });
 const kube = { provider: cluster.provider, deletedWith: cluster.minikube };
 const flux = new FluxInstall("flux", { instance: rendered.fluxInstance, kube });
 
-const repos = {
-  platform: new GitopsRepo("platform-repo", {
+const repoSettings = {
+  platform: {
     repository: config.platformRepo,
+    files: rendered.platformFiles,
     description:
       "Platform manifests (apps/, infrastructure/) applied by Flux. Managed by flux-platform.",
-    visibility: config.repoVisibility,
-    adopt: config.adoptRepos,
-    files: rendered.platformFiles,
-    environment: config.environment,
-    keyGeneration: config.deployKeyGeneration,
-  }),
-  developer: new GitopsRepo("developer-repo", {
+  },
+  developer: {
     repository: config.developerRepo,
-    description: "Per-service, per-environment configuration owned by the service teams.",
-    visibility: config.repoVisibility,
-    adopt: config.adoptRepos,
     files: rendered.developerFiles,
-    environment: config.environment,
-    keyGeneration: config.deployKeyGeneration,
-  }),
+    description: "Per-service, per-environment configuration owned by the service teams.",
+  },
 };
+const repos = Object.fromEntries(
+  REPO_ROLES.map((role) => [
+    role,
+    new GitopsRepo(`${role}-repo`, {
+      ...repoSettings[role],
+      visibility: config.repoVisibility,
+      adopt: config.adoptRepos,
+      environment: config.environment,
+      keyGeneration: config.deployKeyGeneration,
+    }),
+  ]),
+) as Record<RepoRole, GitopsRepo>;
 
 const sources = REPO_ROLES.map(
   (role) =>
