@@ -12,11 +12,21 @@ import {
   GitopsRepo,
   PlatformInfrastructure,
 } from "./components";
-import { loadConfig } from "./lib/config";
+import { ConfigError, loadConfig } from "./lib/config";
 import { REPO_ROLES, type RepoRole } from "./lib/names";
 import { renderStack } from "./lib/render";
 
-const config = loadConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+/** The validated config; bad config stops the program with every problem and no stack trace. */
+function loadStackConfig() {
+  try {
+    return loadConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+  } catch (err) {
+    if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
+    throw err;
+  }
+}
+
+const config = loadStackConfig();
 const rendered = renderStack(config);
 const cluster = new Cluster("cluster", { cluster: config.cluster });
 const kube = { provider: cluster.provider, deletedWith: cluster.minikube };

@@ -2,6 +2,7 @@
  * The Pulumi program (index.ts) under Pulumi's mocks, for every stack file: what it
  * registers, with which options, and that it is exactly what `npm run render` shows.
  */
+import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import * as path from "node:path";
 import { readStackFile, loadStackFile, renderStack, type RenderedStack } from "../lib/render";
@@ -363,5 +364,28 @@ describe("program under mocks: an existing cluster (provider: kubeconfig)", () =
       expect(r.provider.startsWith(`${provider[0].urn}::`), r.name).to.equal(true);
       expect(r.deletedWith, r.name).to.equal("");
     }
+  });
+});
+
+describe("program under mocks: invalid config", () => {
+  it("stops with every problem as a RunError and registers nothing", async () => {
+    await setMocks("dev", {
+      ...engineConfig("dev"),
+      "flux-platform:fluxVersion": "latest",
+      "flux-platform:services": JSON.stringify({ Beetle: { tag: "6.7.1" } }),
+    });
+    delete require.cache[require.resolve(PROGRAM)];
+    let error: Error | undefined;
+    try {
+      require(PROGRAM);
+    } catch (err) {
+      error = err as Error;
+    }
+    await settle();
+    expect(pulumi.RunError.isInstance(error), String(error)).to.equal(true);
+    expect(error?.message).to.contain("fluxVersion: `latest` is not an exact Flux 2.x version");
+    expect(error?.message).to.contain("services.Beetle.image: is required");
+    expect(error?.message).to.contain("services.Beetle: `Beetle` is not a valid service name");
+    expect(registrations).to.deep.equal([]);
   });
 });
