@@ -26,11 +26,15 @@ export const FLUX_COMPONENTS = [
   "source-watcher",
 ] as const;
 export type FluxComponent = (typeof FLUX_COMPONENTS)[number];
-/** The platform cannot work without these: sources are fetched and Kustomizations applied. */
-export const REQUIRED_FLUX_COMPONENTS: readonly FluxComponent[] = [
-  "source-controller",
-  "kustomize-controller",
-];
+/**
+ * The platform cannot work without these: sources are fetched and Kustomizations applied,
+ * and the infrastructure (Kyverno, Reloader) is installed as HelmReleases.
+ */
+export const REQUIRED_FLUX_COMPONENTS: Readonly<Partial<Record<FluxComponent, string>>> = {
+  "source-controller": "which fetches the repos",
+  "kustomize-controller": "which applies the Kustomizations",
+  "helm-controller": "which installs the infrastructure's HelmReleases (Kyverno, Reloader)",
+};
 /** What `flux install` installs by default; the infrastructure HelmReleases need helm-controller. */
 export const DEFAULT_FLUX_COMPONENTS: readonly FluxComponent[] = [
   "source-controller",
@@ -219,11 +223,11 @@ const componentsSchema = z.array(z.string()).superRefine((list, ctx) => {
       });
     }
   }
-  for (const required of REQUIRED_FLUX_COMPONENTS) {
+  for (const [required, why] of Object.entries(REQUIRED_FLUX_COMPONENTS)) {
     if (!list.includes(required)) {
       ctx.addIssue({
         code: "custom",
-        message: `${show(list)} lacks \`${required}\`, which the platform requires`,
+        message: `${show(list)} lacks \`${required}\`, ${why}`,
       });
     }
   }

@@ -76,12 +76,20 @@ describe("config loader", () => {
       "github:owner": "acme",
       "flux-platform:services": JSON.stringify(VALID["flux-platform:services"]),
       "flux-platform:adoptRepos": "true",
-      "flux-platform:fluxComponents": JSON.stringify(["source-controller", "kustomize-controller"]),
+      "flux-platform:fluxComponents": JSON.stringify([
+        "source-controller",
+        "kustomize-controller",
+        "helm-controller",
+      ]),
       "flux-platform:cluster": JSON.stringify({ provider: "kubeconfig", context: "eks-prd" }),
     };
     const cfg = loadConfig(asPulumi, "prd");
     expect(cfg.adoptRepos).to.equal(true);
-    expect(cfg.fluxComponents).to.deep.equal(["source-controller", "kustomize-controller"]);
+    expect(cfg.fluxComponents).to.deep.equal([
+      "source-controller",
+      "kustomize-controller",
+      "helm-controller",
+    ]);
     expect(cfg.cluster).to.deep.equal({ provider: "kubeconfig", context: "eks-prd" });
     expect(cfg.services[0].name).to.equal("beetle");
   });
@@ -249,6 +257,7 @@ describe("config loader", () => {
             "source-controller",
             "kustomize-controller",
             "tf-controller",
+            "helm-controller",
           ],
         },
         /^fluxComponents\.2: `tf-controller` is not a Flux component \(allowed: source-controller, /,
@@ -256,7 +265,12 @@ describe("config loader", () => {
       [
         "missing required component",
         { ...VALID, "flux-platform:fluxComponents": ["source-controller", "helm-controller"] },
-        /^fluxComponents: `\["source-controller","helm-controller"\]` lacks `kustomize-controller`, which the platform requires$/,
+        /^fluxComponents: `\["source-controller","helm-controller"\]` lacks `kustomize-controller`, which applies the Kustomizations$/,
+      ],
+      [
+        "missing helm-controller (the infrastructure is HelmReleases)",
+        { ...VALID, "flux-platform:fluxComponents": ["source-controller", "kustomize-controller"] },
+        /^fluxComponents: .* lacks `helm-controller`, which installs the infrastructure's HelmReleases \(Kyverno, Reloader\)$/,
       ],
       [
         "duplicate component",
@@ -265,6 +279,7 @@ describe("config loader", () => {
           "flux-platform:fluxComponents": [
             "source-controller",
             "kustomize-controller",
+            "helm-controller",
             "source-controller",
           ],
         },
