@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { K8sObject } from "../lib/clusterObjects";
 import { FLUX_OPERATOR_CHART } from "../lib/fluxInstall";
 import { FLUX_NAMESPACE } from "../lib/names";
-import { kubeObject, type KubeOptions } from "./kube";
+import { FLUX_WAIT, kubeObject, type KubeOptions } from "./kube";
 
 export interface FluxInstallArgs {
   /** The rendered FluxInstance (lib/fluxInstall.ts): version and components. */
@@ -46,7 +46,7 @@ export class FluxInstall extends pulumi.ComponentResource {
     );
     this.instance = kubeObject(this, name, args.instance, args.kube, {
       dependsOn: [operator],
-      customTimeouts: { create: "15m", update: "15m", delete: "10m" },
+      customTimeouts: { create: FLUX_WAIT, update: FLUX_WAIT, delete: "10m" },
     });
     this.version = pulumi.output(
       (args.instance.spec as { distribution: { version: string } }).distribution.version,

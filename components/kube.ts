@@ -2,6 +2,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { K8sObject } from "../lib/clusterObjects";
 
+/** How long Pulumi waits for a Flux object to report Ready. */
+export const FLUX_WAIT = "15m";
+
 /** Options every Kubernetes object of the platform is created with. */
 export interface KubeOptions {
   readonly provider: k8s.Provider;
@@ -70,10 +73,12 @@ export function kubeObject(
       if (!/\.(fluxcd|controlplane)\.io\//.test(`${apiVersion}/`)) {
         throw new Error(`${name}: no resource type for ${apiVersion}/${kind}`);
       }
+      // Flux objects annotated with pulumi.com/waitFor are awaited until Ready: allow for
+      // the longest Flux timeout (the infrastructure Kustomization's 10m) plus retries.
       return new k8s.apiextensions.CustomResource(
         name,
         { apiVersion, kind, metadata, ...rest },
-        options,
+        { customTimeouts: { create: FLUX_WAIT, update: FLUX_WAIT }, ...options },
       );
   }
 }

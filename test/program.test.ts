@@ -275,6 +275,14 @@ for (const stack of ["dev", "prd"]) {
       expect(unwrap(provider.inputs.kubeconfig)).to.equal(FAKE_KUBECONFIG);
     });
 
+    it("waits for Flux to report Ready longer than Flux's own timeouts", () => {
+      const flux = registrations.filter((r) => /fluxcd\.io|controlplane\.io/.test(r.type));
+      expect(flux).to.have.length(1 + 2 + 8);
+      for (const r of flux) {
+        expect(r.customTimeouts, r.name).to.deep.include({ create: "15m", update: "15m" });
+      }
+    });
+
     it("updates Flux in place: the FluxInstance keeps its name and nothing forces a replace", () => {
       const instance = byType("kubernetes:fluxcd.controlplane.io/v1:FluxInstance")[0];
       expect(instance.replaceOnChanges).to.deep.equal([]);

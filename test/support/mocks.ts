@@ -22,6 +22,7 @@ export interface Registration {
   ignoreChanges: string[];
   replaceOnChanges: string[];
   replacementTrigger: unknown;
+  customTimeouts: { create: string; update: string; delete: string } | undefined;
   read: boolean;
 }
 
@@ -46,6 +47,8 @@ interface Req {
   getIgnorechangesList(): string[];
   getReplaceonchangesList(): string[];
   getReplacementTrigger(): { toJavaScript(): unknown } | undefined;
+  getCustomtimeouts():
+    { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
   getObject(): { toJavaScript(): Record<string, unknown> };
 }
 
@@ -54,6 +57,10 @@ const monitor = MockMonitor.prototype as unknown as {
   registerResource(req: Req, cb: Callback): Promise<void>;
   readResource(req: Req, cb: Callback): Promise<void>;
 };
+
+function timeouts(t: ReturnType<Req["getCustomtimeouts"]>): Registration["customTimeouts"] {
+  return t && { create: t.getCreate(), update: t.getUpdate(), delete: t.getDelete() };
+}
 
 function record(original: (req: Req, cb: Callback) => Promise<void>, read: boolean) {
   return function (this: unknown, req: Req, cb: Callback): Promise<void> {
@@ -74,6 +81,7 @@ function record(original: (req: Req, cb: Callback) => Promise<void>, read: boole
           ignoreChanges: read ? [] : req.getIgnorechangesList(),
           replaceOnChanges: read ? [] : req.getReplaceonchangesList(),
           replacementTrigger: read ? undefined : req.getReplacementTrigger()?.toJavaScript(),
+          customTimeouts: timeouts(read ? undefined : req.getCustomtimeouts()),
           read,
         });
       }
