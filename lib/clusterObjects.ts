@@ -183,7 +183,8 @@ export function infrastructureKustomizations(cfg: PlatformConfig): K8sObject[] {
       timeout: "5m",
       substitute: {
         APP_NAMESPACE: cfg.appNamespace,
-        POLICY_ACTION: cfg.environment === "prd" ? "Enforce" : "Audit",
+        // Kyverno validationActions: violations are refused in prd, reported elsewhere.
+        POLICY_ACTION: cfg.environment === "prd" ? "Deny" : "Audit",
       },
     }),
   ];

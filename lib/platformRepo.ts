@@ -23,7 +23,8 @@ export interface RepoFile {
 
 /** Helm charts the infrastructure installs, pinned. */
 export const INFRASTRUCTURE_CHARTS = {
-  kyverno: { repo: "https://kyverno.github.io/kyverno/", chart: "kyverno", version: "3.5.2" },
+  // Kyverno 1.19: CEL ValidatingPolicy is GA (policies.kyverno.io/v1) since 1.17.
+  kyverno: { repo: "https://kyverno.github.io/kyverno/", chart: "kyverno", version: "3.9.1" },
   reloader: {
     repo: "https://stakater.github.io/stakater-charts",
     chart: "reloader",
@@ -150,85 +151,73 @@ function helmInstall(
   ];
 }
 
-interface PolicyRule {
-  name: string;
-  message: string;
-  pattern: object;
-}
-
 interface Policy {
   name: string;
   title: string;
-  rules: PolicyRule[];
+  message: string;
+  /** CEL over the Pod (`object`); true means compliant. */
+  expression: string;
 }
 
-const containers = (container: object): object => ({ spec: { containers: [container] } });
-
 /**
- * Kyverno policies for the app namespace (Kyverno also applies them to the Deployments
- * that make the pods); Audit or Enforce comes from `${POLICY_ACTION}`.
+ * Kyverno ValidatingPolicies (CEL, `policies.kyverno.io/v1`) for the pods of the app
+ * namespace. Not `ClusterPolicy`: Kyverno 1.17 deprecated it for removal in 1.20. Whether
+ * a violation is denied or only reported comes from `${POLICY_ACTION}` (Deny in prd).
  */
-const POLICIES: readonly Policy[] = [
+export const POLICIES: readonly Policy[] = [
   {
     name: "disallow-latest-tag",
     title: "Pin images to a tag",
-    rules: [
-      {
-        name: "require-image-tag",
-        message: "Images in ${APP_NAMESPACE} must name a tag.",
-        pattern: containers({ image: "*:*" }),
-      },
-      {
-        name: "validate-image-tag",
-        message: "Images in ${APP_NAMESPACE} must not use the tag `latest`.",
-        pattern: containers({ image: "!*:latest" }),
-      },
-    ],
+    message: "Images in ${APP_NAMESPACE} must name a tag (or digest) other than `latest`.",
+    expression:
+      "object.spec.containers.all(c, c.image.contains('@sha256:') || " +
+      "(c.image.lastIndexOf(':') > c.image.lastIndexOf('/') && !c.image.endsWith(':latest')))",
   },
   {
     name: "require-requests-limits",
     title: "Require resource requests and a memory limit",
-    rules: [
-      {
-        name: "require-requests-limits",
-        message: "Containers in ${APP_NAMESPACE} must request cpu and memory and limit memory.",
-        pattern: containers({
-          resources: { requests: { cpu: "?*", memory: "?*" }, limits: { memory: "?*" } },
-        }),
-      },
-    ],
+    message: "Containers in ${APP_NAMESPACE} must request cpu and memory and limit memory.",
+    expression:
+      "object.spec.containers.all(c, has(c.resources) && has(c.resources.requests) && " +
+      "'cpu' in c.resources.requests && 'memory' in c.resources.requests && " +
+      "has(c.resources.limits) && 'memory' in c.resources.limits)",
   },
   {
     name: "disallow-privilege-escalation",
     title: "Disallow privilege escalation",
-    rules: [
-      {
-        name: "disallow-privilege-escalation",
-        message: "Containers in ${APP_NAMESPACE} must set allowPrivilegeEscalation: false.",
-        pattern: containers({ securityContext: { allowPrivilegeEscalation: "false" } }),
-      },
-    ],
+    message:
+      "Containers in ${APP_NAMESPACE} must set securityContext.allowPrivilegeEscalation: false.",
+    expression:
+      "object.spec.containers.all(c, has(c.securityContext) && " +
+      "has(c.securityContext.allowPrivilegeEscalation) && " +
+      "c.securityContext.allowPrivilegeEscalation == false)",
   },
 ];
 
-function clusterPolicy(p: Policy): object {
+function validatingPolicy(p: Policy): object {
   return {
-    apiVersion: "kyverno.io/v1",
-    kind: "ClusterPolicy",
+    apiVersion: "policies.kyverno.io/v1",
+    kind: "ValidatingPolicy",
     metadata: {
       name: p.name,
-      annotations: {
-        "policies.kyverno.io/title": p.title,
-        "policies.kyverno.io/severity": "medium",
-      },
+      annotations: { "policies.kyverno.io/title": p.title },
     },
     spec: {
-      background: true,
-      rules: p.rules.map((r) => ({
-        name: r.name,
-        match: { any: [{ resources: { kinds: ["Pod"], namespaces: ["${APP_NAMESPACE}"] } }] },
-        validate: { failureAction: "${POLICY_ACTION}", message: r.message, pattern: r.pattern },
-      })),
+      validationActions: ["${POLICY_ACTION}"],
+      matchConstraints: {
+        resourceRules: [
+          {
+            apiGroups: [""],
+            apiVersions: ["v1"],
+            operations: ["CREATE", "UPDATE"],
+            resources: ["pods"],
+          },
+        ],
+        namespaceSelector: {
+          matchLabels: { "kubernetes.io/metadata.name": "${APP_NAMESPACE}" },
+        },
+      },
+      validations: [{ expression: p.expression, message: p.message }],
     },
   };
 }
@@ -242,7 +231,7 @@ rather than editing here.
 | Path | What | Applied by (Flux Kustomization) |
 | --- | --- | --- |
 | \`infrastructure/controllers/\` | Kyverno and Stakater Reloader, as HelmRepository + HelmRelease (pinned) | \`infrastructure\` |
-| \`infrastructure/policies/\` | Kyverno ClusterPolicies for the app namespace (Audit outside prd, Enforce in prd) | \`infrastructure-policies\` |
+| \`infrastructure/policies/\` | Kyverno ValidatingPolicies (CEL) for the app namespace's pods (Audit outside prd, Deny in prd) | \`infrastructure-policies\` |
 | \`apps/base/\` | Generic Deployment and Service, filled in by post-build substitution | - |
 | \`apps/<service>/\` | One folder per service: \`../base\` plus the service's own patches | \`app-<service>\` |
 
@@ -322,7 +311,7 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
     },
     ...POLICIES.map((p): RepoFile => ({
       path: `infrastructure/policies/${p.name}.yaml`,
-      content: yamlFile(MANAGED, clusterPolicy(p)),
+      content: yamlFile(MANAGED, validatingPolicy(p)),
       mode: "sync",
       shared: true,
     })),

@@ -47,6 +47,18 @@ function readTree(dir: string): Map<string, string> {
 
 const id = (o: KubeObject): string => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
 
+interface Policy extends KubeObject {
+  spec: {
+    validationActions: string[];
+    matchConstraints: { namespaceSelector: { matchLabels: Record<string, string> } };
+    validations: { expression: string; message: string }[];
+  };
+}
+
+interface PodSpec {
+  containers: Record<string, unknown>[];
+}
+
 interface Built {
   ks: FluxKustomization;
   objects: KubeObject[];
@@ -374,7 +386,7 @@ for (const stack of STACKS) {
       }
     });
 
-    it("installs Kyverno and Reloader the Flux way, pinned, and enforces policies in prd only", () => {
+    it("installs Kyverno and Reloader the Flux way, pinned, and denies violations in prd only", () => {
       const infra = builds.get("infrastructure")!.objects;
       for (const name of ["kyverno", "reloader"]) {
         const release = infra.find((o) => o.kind === "HelmRelease" && o.metadata.name === name)!;
@@ -393,46 +405,62 @@ for (const stack of STACKS) {
           ),
         ).to.equal(true);
       }
-      const policies = builds.get("infrastructure-policies")!.objects;
-      expect(policies.map((p) => p.kind)).to.deep.equal([
-        "ClusterPolicy",
-        "ClusterPolicy",
-        "ClusterPolicy",
-      ]);
-      const action = rendered.config.environment === "prd" ? "Enforce" : "Audit";
+      const policies = builds.get("infrastructure-policies")!.objects as Policy[];
+      expect(policies.map((p) => p.kind)).to.deep.equal(Array(3).fill("ValidatingPolicy"));
+      const action = rendered.config.environment === "prd" ? "Deny" : "Audit";
       for (const p of policies) {
-        const rules = (
-          p.spec as {
-            rules: {
-              validate: { failureAction: string };
-              match: { any: { resources: { namespaces: string[] } }[] };
-            }[];
-          }
-        ).rules;
-        expect(rules, p.metadata.name).to.have.length.greaterThan(0);
-        for (const rule of rules) {
-          expect(rule.validate.failureAction, p.metadata.name).to.equal(action);
-          expect(rule.match.any[0].resources.namespaces).to.deep.equal([
-            rendered.config.appNamespace,
-          ]);
-        }
+        expect(p.spec.validationActions, p.metadata.name).to.deep.equal([action]);
+        expect(p.spec.matchConstraints.namespaceSelector.matchLabels).to.deep.equal({
+          "kubernetes.io/metadata.name": rendered.config.appNamespace,
+        });
       }
     });
 
-    it("deploys services that pass the platform's own policies", () => {
+    it("deploys pods that pass the platform's own policies, evaluated as CEL", async () => {
+      const { evaluate } = await import("@marcbachmann/cel-js");
+      const policies = builds.get("infrastructure-policies")!.objects as Policy[];
+      const verdicts = (pod: object): Record<string, boolean> =>
+        Object.fromEntries(
+          policies.map((p) => [
+            p.metadata.name,
+            p.spec.validations.every((v) => evaluate(v.expression, { object: pod }) === true),
+          ]),
+        );
       for (const s of rendered.config.services) {
         const deploy = builds.get(`app-${s.name}`)!.objects.find((o) => o.kind === "Deployment")!;
-        const spec = deploy.spec as {
-          template: { spec: { containers: Record<string, unknown>[] } };
-        };
-        for (const c of spec.template.spec.containers) {
-          expect(c.image, s.name).to.match(/^[^:]+(:\d+)?\/.*:(?!latest$)[\w.-]+$/);
-          expect(c.resources).to.deep.include({ limits: { memory: "128Mi" } });
-          expect((c.resources as { requests: object }).requests).to.have.keys("cpu", "memory");
-          expect(
-            (c.securityContext as { allowPrivilegeEscalation: boolean }).allowPrivilegeEscalation,
-          ).to.equal(false);
-        }
+        const template = (deploy.spec as { template: { metadata: object; spec: PodSpec } })
+          .template;
+        const pod = { metadata: template.metadata, spec: template.spec };
+        expect(verdicts(pod), s.name).to.deep.equal({
+          "disallow-latest-tag": true,
+          "require-requests-limits": true,
+          "disallow-privilege-escalation": true,
+        });
+        // And the policies do refuse what they are about.
+        const container = template.spec.containers[0];
+        const bare = { name: "app", image: "ghcr.io/stefanprodan/podinfo:6.7.1" };
+        expect(verdicts({ spec: { containers: [bare] } })).to.deep.equal({
+          "disallow-latest-tag": true,
+          "require-requests-limits": false,
+          "disallow-privilege-escalation": false,
+        });
+        const bad = (c: Record<string, unknown>) => ({
+          spec: { containers: [{ ...container, ...c }] },
+        });
+        expect(
+          verdicts(bad({ image: "ghcr.io/stefanprodan/podinfo:latest" }))["disallow-latest-tag"],
+        ).to.equal(false);
+        expect(
+          verdicts(bad({ image: "registry.local:5000/podinfo" }))["disallow-latest-tag"],
+        ).to.equal(false);
+        expect(
+          verdicts(bad({ resources: { requests: { cpu: "1" } } }))["require-requests-limits"],
+        ).to.equal(false);
+        expect(
+          verdicts(bad({ securityContext: { allowPrivilegeEscalation: true } }))[
+            "disallow-privilege-escalation"
+          ],
+        ).to.equal(false);
       }
     });
 

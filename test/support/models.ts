@@ -19,7 +19,7 @@ export async function loadModels(): Promise<void> {
     import("@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1"),
     import("@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1"),
     import("@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2"),
-    import("@kubernetes-models/kyverno/kyverno.io/v1"),
+    import("@kubernetes-models/kyverno/policies.kyverno.io/v1"),
   ]);
   MODELS = {
     "v1/ConfigMap": core.ConfigMap,
@@ -34,14 +34,14 @@ export async function loadModels(): Promise<void> {
     "source.toolkit.fluxcd.io/v1/HelmRepository": source.HelmRepository,
     "kustomize.toolkit.fluxcd.io/v1/Kustomization": kustomize.Kustomization,
     "helm.toolkit.fluxcd.io/v2/HelmRelease": helm.HelmRelease,
-    "kyverno.io/v1/ClusterPolicy": kyverno.ClusterPolicy,
+    "policies.kyverno.io/v1/ValidatingPolicy": kyverno.ValidatingPolicy,
   } as Record<string, Model>;
 }
 
 /** Kinds that live outside namespaces, among those the platform renders. */
 export const CLUSTER_SCOPED = new Set([
   "Namespace",
-  "ClusterPolicy",
+  "ValidatingPolicy",
   "ClusterRole",
   "ClusterRoleBinding",
 ]);
