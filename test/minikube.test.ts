@@ -49,6 +49,14 @@ function run(script: string): { status: number | null; stdout: string; stderr: s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Starts the profile, then runs `script`, which must succeed. */
+function runOnRunningProfile(script: string): ReturnType<typeof run> {
+  expect(run(CREATE_SCRIPT).status).to.equal(0);
+  const r = run(script);
+  expect(r.status, r.stderr).to.equal(0);
+  return r;
+}
+
 const START = `minikube start --profile minikube-dev --driver docker --cpus 2 --memory 4096mb --kubernetes-version v1.34.0 --keep-context`;
 
 describe("minikube scripts against recording doubles", () => {
@@ -85,17 +93,13 @@ describe("minikube scripts against recording doubles", () => {
   });
 
   it("update runs minikube start on the existing profile (in-place Kubernetes upgrade)", () => {
-    run(CREATE_SCRIPT);
-    const r = run(UPDATE_SCRIPT);
-    expect(r.status, r.stderr).to.equal(0);
+    const r = runOnRunningProfile(UPDATE_SCRIPT);
     expect(r.stderr).to.contain("restarting minikube-dev");
     expect(calls().slice(-1)).to.deep.equal([START]);
   });
 
   it("delete removes the profile", () => {
-    run(CREATE_SCRIPT);
-    const r = run(DELETE_SCRIPT);
-    expect(r.status, r.stderr).to.equal(0);
+    runOnRunningProfile(DELETE_SCRIPT);
     expect(profileState()).to.equal(undefined);
     expect(calls().slice(-1)).to.deep.equal(["minikube delete --profile minikube-dev"]);
   });
@@ -120,9 +124,7 @@ describe("minikube scripts against recording doubles", () => {
   });
 
   it("reads the kubeconfig of the profile's own context only, changing no context", () => {
-    run(CREATE_SCRIPT);
-    const r = run(KUBECONFIG_SCRIPT);
-    expect(r.status, r.stderr).to.equal(0);
+    const r = runOnRunningProfile(KUBECONFIG_SCRIPT);
     expect(r.stdout).to.contain("current-context: minikube-dev");
     const kubectl = calls().filter((c) => c.startsWith("kubectl"));
     expect(kubectl).to.deep.equal([
