@@ -11,6 +11,7 @@ import {
   FluxSource,
   GitopsRepo,
   PlatformInfrastructure,
+  repositoryExists,
 } from "./components";
 import { ConfigError, loadConfig } from "./lib/config";
 import { REPO_ROLES, type RepoRole } from "./lib/names";
@@ -28,75 +29,96 @@ function loadStackConfig() {
 
 const config = loadStackConfig();
 const rendered = renderStack(config);
-const cluster = new Cluster("cluster", { cluster: config.cluster });
-const kube = { provider: cluster.provider, deletedWith: cluster.minikube };
-const flux = new FluxInstall("flux", { instance: rendered.fluxInstance, kube });
 
-const repoSettings = {
-  platform: {
-    repository: config.platformRepo,
-    files: rendered.platformFiles,
-    description:
-      "Platform manifests (apps/, infrastructure/) applied by Flux. Managed by flux-platform.",
-  },
-  developer: {
-    repository: config.developerRepo,
-    files: rendered.developerFiles,
-    description: "Per-service, per-environment configuration owned by the service teams.",
-  },
-};
-const repos = Object.fromEntries(
-  REPO_ROLES.map((role) => [
-    role,
-    new GitopsRepo(`${role}-repo`, {
-      ...repoSettings[role],
-      visibility: config.repoVisibility,
-      adopt: config.adoptRepos,
-      environment: config.environment,
-      keyGeneration: config.deployKeyGeneration,
-    }),
-  ]),
-) as Record<RepoRole, GitopsRepo>;
-
-const sources = REPO_ROLES.map(
-  (role) =>
-    new FluxSource(
-      `${role}-source`,
-      {
-        ...rendered.cluster.sources[role],
-        privateKey: repos[role].privateKey,
-        publicKey: repos[role].publicKey,
-        kube,
-      },
-      // Flux's CRDs exist, and the key is registered and the files committed, before Flux looks.
-      { dependsOn: [flux, repos[role]] },
+/** Declares the stack's resources; its result is the stack's outputs. */
+async function main() {
+  const repoSettings = {
+    platform: {
+      repository: config.platformRepo,
+      files: rendered.platformFiles,
+      description:
+        "Platform manifests (apps/, infrastructure/) applied by Flux. Managed by flux-platform.",
+    },
+    developer: {
+      repository: config.developerRepo,
+      files: rendered.developerFiles,
+      description: "Per-service, per-environment configuration owned by the service teams.",
+    },
+  };
+  // Asked before anything is declared: a repository kept by an earlier `pulumi destroy` is
+  // imported, not created again.
+  const exists = await Promise.all(
+    REPO_ROLES.map((role) =>
+      config.adoptRepos ? false : repositoryExists(repoSettings[role].repository),
     ),
-);
-
-const infrastructure = new PlatformInfrastructure(
-  "infrastructure",
-  {
-    base: rendered.cluster.base,
-    kustomizations: rendered.cluster.infrastructure,
-    kube,
-  },
-  { dependsOn: [flux, ...sources] },
-);
-
-for (const s of rendered.cluster.services) {
-  new FluxService(
-    `service-${s.name}`,
-    { config: s.config, app: s.app, kube },
-    { dependsOn: [infrastructure] },
   );
+  const cluster = new Cluster("cluster", { cluster: config.cluster });
+  const kube = {
+    provider: cluster.provider,
+    deletedWith: cluster.minikube,
+    // A cluster the stack did not create may already have the namespaces.
+    adoptNamespaces: config.cluster.provider === "kubeconfig",
+  };
+  const flux = new FluxInstall("flux", { instance: rendered.fluxInstance, kube });
+
+  const repos = Object.fromEntries(
+    REPO_ROLES.map((role, i) => [
+      role,
+      new GitopsRepo(`${role}-repo`, {
+        ...repoSettings[role],
+        visibility: config.repoVisibility,
+        adopt: config.adoptRepos,
+        exists: exists[i],
+        environment: config.environment,
+        keyGeneration: config.deployKeyGeneration,
+      }),
+    ]),
+  ) as Record<RepoRole, GitopsRepo>;
+
+  const sources = REPO_ROLES.map(
+    (role) =>
+      new FluxSource(
+        `${role}-source`,
+        {
+          ...rendered.cluster.sources[role],
+          privateKey: repos[role].privateKey,
+          publicKey: repos[role].publicKey,
+          kube,
+        },
+        // Flux's CRDs exist, and the key is registered and the files committed, before Flux looks.
+        { dependsOn: [flux, repos[role]] },
+      ),
+  );
+
+  const infrastructure = new PlatformInfrastructure(
+    "infrastructure",
+    {
+      base: rendered.cluster.base,
+      kustomizations: rendered.cluster.infrastructure,
+      kube,
+    },
+    { dependsOn: [flux, ...sources] },
+  );
+
+  for (const s of rendered.cluster.services) {
+    new FluxService(
+      `service-${s.name}`,
+      { config: s.config, app: s.app, kube },
+      { dependsOn: [infrastructure] },
+    );
+  }
+
+  return {
+    environment: config.environment,
+    kubeContext: cluster.kubeContext,
+    fluxVersion: flux.version,
+    platformRepoUrl: repos.platform.htmlUrl,
+    developerRepoUrl: repos.developer.htmlUrl,
+    fluxObjects: rendered.clusterObjects
+      .filter((o) => o.apiVersion.includes("fluxcd.io"))
+      .map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`),
+    watch: pulumi.interpolate`flux get kustomizations --context ${cluster.kubeContext}`,
+  };
 }
 
-export const environment = config.environment;
-export const kubeContext = cluster.kubeContext;
-export const fluxVersion = flux.version;
-export const platformRepoUrl = repos.platform.htmlUrl;
-export const developerRepoUrl = repos.developer.htmlUrl;
-export const fluxObjects = rendered.clusterObjects
-  .filter((o) => o.apiVersion.includes("fluxcd.io"))
-  .map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`);
-export const watch = pulumi.interpolate`flux get kustomizations --context ${cluster.kubeContext}`;
+export = main();

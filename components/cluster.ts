@@ -7,6 +7,7 @@ import {
   DELETE_SCRIPT,
   KUBECONFIG_SCRIPT,
   UPDATE_SCRIPT,
+  kubeconfigProblem,
   replaceTriggers,
   scriptEnvironment,
 } from "../lib/minikube";
@@ -51,29 +52,54 @@ export class Cluster extends pulumi.ComponentResource {
         { parent: this, deleteBeforeReplace: true },
       );
       // Read on every run (not stored once at create): the API server address of a minikube
-      // profile changes when it restarts. Waits for the profile to exist.
+      // profile changes when it restarts. The read starts nothing (a preview must not) and
+      // stops the program on a stopped or missing profile with one line saying what to do.
       const kubeconfig = command.local.runOutput(
         {
           interpreter: ["/bin/bash", "-c"],
           command: KUBECONFIG_SCRIPT,
           // Keyed on the id, which is unknown until the profile exists: a first preview
           // skips this read instead of failing on a context that is not there yet.
-          environment: this.minikube.id.apply(() => ({ PROFILE: c.profile })),
+          environment: this.minikube.id.apply(() => ({
+            ...scriptEnvironment(c),
+            STACK: pulumi.getStack(),
+          })),
+          // The 1.x invoke logs stdout unless told not to: it is the kubeconfig.
+          logging: command.local.Logging.None,
         },
         { parent: this },
       );
-      this.kubeconfig = pulumi.secret(kubeconfig.apply((r) => r.stdout ?? ""));
+      this.kubeconfig = pulumi.secret(
+        kubeconfig.apply((r) => {
+          const problem = kubeconfigProblem(c.profile, r.stdout);
+          if (problem) throw new pulumi.RunError(problem);
+          return r.stdout;
+        }),
+      );
       this.kubeContext = pulumi.output(c.profile);
       this.provider = new k8s.Provider(
         `${name}-k8s`,
-        // A deleted profile makes the cluster unreachable: drop its objects from state.
-        { kubeconfig: this.kubeconfig, context: c.profile, deleteUnreachable: true },
+        {
+          kubeconfig: this.kubeconfig,
+          context: c.profile,
+          // A restart gives the API server a new port, so the kubeconfig changes; without
+          // this the provider, and every object under it, would be replaced (create first:
+          // AlreadyExists). Only a new profile (a replaced Command has a new id) is a new
+          // cluster. No deleteUnreachable: a stopped profile must never empty the state.
+          clusterIdentifier: pulumi.interpolate`minikube/${c.profile}/${this.minikube.id}`,
+        },
         { parent: this },
       );
     } else {
       this.kubeContext = pulumi.output(c.context);
       // No kubeconfig given: the provider reads $KUBECONFIG or ~/.kube/config, as kubectl does.
-      this.provider = new k8s.Provider(`${name}-k8s`, { context: c.context }, { parent: this });
+      // A rotated API endpoint or credential in that file is an update; another context is
+      // another cluster.
+      this.provider = new k8s.Provider(
+        `${name}-k8s`,
+        { context: c.context, clusterIdentifier: `kubeconfig/${c.context}` },
+        { parent: this },
+      );
     }
 
     this.registerOutputs({ kubeContext: this.kubeContext, kubeconfig: this.kubeconfig });

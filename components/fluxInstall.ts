@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { K8sObject } from "../lib/clusterObjects";
 import { FLUX_OPERATOR_CHART } from "../lib/fluxInstall";
 import { FLUX_NAMESPACE } from "../lib/names";
-import { FLUX_WAIT, kubeObject, type KubeOptions } from "./kube";
+import { FLUX_WAIT, kubeObject, namespace, type KubeOptions } from "./kube";
 
 export interface FluxInstallArgs {
   /** The rendered FluxInstance (lib/fluxInstall.ts): version and components. */
@@ -26,11 +26,7 @@ export class FluxInstall extends pulumi.ComponentResource {
     super("flux-platform:index:FluxInstall", name, {}, opts);
     const kube = { parent: this, provider: args.kube.provider, deletedWith: args.kube.deletedWith };
 
-    const namespace = new k8s.core.v1.Namespace(
-      `${name}-namespace`,
-      { metadata: { name: FLUX_NAMESPACE } },
-      kube,
-    );
+    const ns = namespace(`${name}-namespace`, { name: FLUX_NAMESPACE }, args.kube, kube);
     const operator = new k8s.helm.v3.Release(
       `${name}-operator`,
       {
@@ -42,7 +38,7 @@ export class FluxInstall extends pulumi.ComponentResource {
         skipAwait: false,
         timeout: 600,
       },
-      { ...kube, dependsOn: [namespace] },
+      { ...kube, dependsOn: [ns] },
     );
     this.instance = kubeObject(this, name, args.instance, args.kube, {
       dependsOn: [operator],

@@ -11,6 +11,12 @@ export interface GitopsRepoArgs {
   readonly visibility: "private" | "public" | "internal";
   /** `true`: the repo exists (another stack made it); read it, never create or change it. */
   readonly adopt: boolean;
+  /**
+   * The repo is already on GitHub (see `repositoryExists`): this stack made it before a
+   * `pulumi destroy`, which keeps repositories. It is imported into the stack, not created
+   * again (which GitHub refuses with 422). Ignored when `adopt` is set.
+   */
+  readonly exists: boolean;
   /** The rendered files; `scaffold` files are written once and then left to their owners. */
   readonly files: readonly RepoFile[];
   /** Environment the deploy key is for: its title is `flux-<environment>`. */
@@ -57,18 +63,36 @@ export class GitopsRepo extends pulumi.ComponentResource {
           hasIssues: true,
           hasWiki: false,
           deleteBranchOnMerge: true,
-          vulnerabilityAlerts: true,
+          // No vulnerabilityAlerts: the input is deprecated, and these repos hold YAML with
+          // no dependencies for Dependabot to watch.
         },
-        // Destroying an environment never deletes a repository or its history; the other
-        // environments may still use it.
-        { parent: this, retainOnDelete: true },
+        {
+          parent: this,
+          // Destroying an environment never deletes a repository or its history; the other
+          // environments may still use it.
+          retainOnDelete: true,
+          // Up after destroy: take the kept repository back. When the repository is already
+          // in the stack's state under this id, `import` changes nothing.
+          import: args.exists ? args.repository : undefined,
+          // autoInit only matters at creation and GitHub never reports it back: without
+          // this an imported repository would differ from the program.
+          ignoreChanges: ["autoInit"],
+        },
       );
-      // autoInit makes the account's default branch; Flux and the files use `main`.
+      // autoInit makes the account's default branch; Flux and the files use `main`. A kept
+      // repository already has `main`: nothing to rename.
       branch = [
         new github.BranchDefault(
           `${name}-main`,
-          { repository: repository.name, branch: "main", rename: true },
-          { parent: this },
+          {
+            repository: repository.name,
+            branch: "main",
+            rename: !args.exists,
+            // The rename is eventually consistent: files written right after it could land
+            // on the old name.
+            waitForRename: !args.exists,
+          },
+          { parent: this, ignoreChanges: ["rename", "waitForRename"] },
         ),
       ];
     }
@@ -132,4 +156,14 @@ export class GitopsRepo extends pulumi.ComponentResource {
       publicKey: this.publicKey,
     });
   }
+}
+
+/**
+ * Whether `repository` exists for the GitHub provider's owner. The provider's data source
+ * answers a 404 with an empty result, not an error; any other failure (token, network)
+ * stops the program.
+ */
+export async function repositoryExists(repository: string): Promise<boolean> {
+  const found = await github.getRepository({ name: repository });
+  return Boolean(found.nodeId);
 }

@@ -10,6 +10,36 @@ export interface KubeOptions {
   readonly provider: k8s.Provider;
   /** The minikube profile: when it is deleted, its objects go with it and are not deleted one by one. */
   readonly deletedWith?: pulumi.Resource;
+  /**
+   * `true` on a cluster this stack did not create (kubeconfig): namespaces that already
+   * exist (a `flux-system` made by hand, an app namespace of the team's) are adopted with a
+   * server-side patch instead of failing with AlreadyExists; destroy leaves them in place.
+   */
+  readonly adoptNamespaces?: boolean;
+}
+
+/**
+ * A namespace of the platform: created on a cluster of the stack's own; on an existing
+ * cluster created or adopted with a server-side apply patch that takes ownership of the
+ * fields it sets (`patchForce`), and left in place on destroy, since it may predate us.
+ */
+export function namespace(
+  name: string,
+  metadata: k8s.types.input.meta.v1.ObjectMeta,
+  kube: KubeOptions,
+  opts: pulumi.CustomResourceOptions,
+): pulumi.CustomResource {
+  if (!kube.adoptNamespaces) return new k8s.core.v1.Namespace(name, { metadata }, opts);
+  return new k8s.core.v1.NamespacePatch(
+    name,
+    {
+      metadata: {
+        ...metadata,
+        annotations: { ...metadata.annotations, "pulumi.com/patchForce": "true" },
+      },
+    },
+    opts,
+  );
 }
 
 /**
@@ -48,7 +78,7 @@ export function kubeObject(
   const { apiVersion, kind, metadata, ...rest } = { ...obj, ...overrides } as K8sObject;
   switch (`${apiVersion}/${kind}`) {
     case "v1/Namespace":
-      return new k8s.core.v1.Namespace(name, { metadata }, options);
+      return namespace(name, metadata as k8s.types.input.meta.v1.ObjectMeta, kube, options);
     case "v1/ServiceAccount":
       return new k8s.core.v1.ServiceAccount(name, { metadata }, options);
     case "v1/Secret":

@@ -42,10 +42,47 @@ fi
 echo "minikube profile $PROFILE is already gone" >&2
 `;
 
-/** The profile's own kubeconfig: its context only, never the user's current one. */
+/**
+ * Exit codes of `minikube status`: 0 running; 85 the profile does not exist; anything else
+ * (a bit set per stopped host, kubelet, API server: 7 after `minikube stop` or a reboot)
+ * means it exists but is not running.
+ */
+export const MINIKUBE_STATUS_GONE = 85;
+
+/**
+ * The profile's own kubeconfig, read on every run once the profile exists. It never starts
+ * anything (a preview must not) and never falls back to another cluster: a stopped or
+ * missing profile, or a kubectl that prints nothing, stops the program with one line that
+ * says what to do. Only the kubeconfig reaches stdout; the caller keeps it secret.
+ */
 export const KUBECONFIG_SCRIPT = `set -euo pipefail
-kubectl config view --minify --flatten --context "$PROFILE"
+status=0
+minikube status --profile "$PROFILE" >/dev/null 2>&1 || status=$?
+if [ "$status" -eq ${MINIKUBE_STATUS_GONE} ]; then
+  echo "flux-platform: minikube profile $PROFILE no longer exists; create it again with: minikube start -p $PROFILE --driver $DRIVER --cpus $CPUS --memory $MEMORY --kubernetes-version $KUBERNETES_VERSION, then run: pulumi refresh --run-program --stack $STACK and pulumi up --stack $STACK" >&2
+  exit 1
+elif [ "$status" -ne 0 ]; then
+  echo "flux-platform: minikube profile $PROFILE is not running; start it with: minikube start -p $PROFILE" >&2
+  exit 1
+fi
+if ! kubeconfig="$(kubectl config view --minify --flatten --context "$PROFILE")" || [ -z "$kubeconfig" ]; then
+  echo "flux-platform: could not read the kubeconfig of minikube profile $PROFILE (kubectl config view --context $PROFILE failed or printed nothing)" >&2
+  exit 1
+fi
+printf '%s\n' "$kubeconfig"
 `;
+
+/**
+ * Why the kubeconfig the read printed cannot be used, or `undefined` when it can. An empty
+ * kubeconfig would make the Kubernetes provider fall back to the user's own kubeconfig, and
+ * so to whatever cluster is current there.
+ */
+export function kubeconfigProblem(profile: string, stdout: string | undefined): string | undefined {
+  if (stdout && /^apiVersion:/m.test(stdout) && stdout.includes(`current-context: ${profile}`)) {
+    return undefined;
+  }
+  return `flux-platform: reading the kubeconfig of minikube profile ${profile} gave no kubeconfig for that profile; check: kubectl config view --minify --context ${profile}`;
+}
 
 /** Settings whose change needs a new cluster (minikube cannot resize or re-drive one). */
 export function replaceTriggers(c: MinikubeCluster): string[] {

@@ -13,6 +13,7 @@ import {
   DELETE_SCRIPT,
   KUBECONFIG_SCRIPT,
   UPDATE_SCRIPT,
+  kubeconfigProblem,
   scriptEnvironment,
 } from "../lib/minikube";
 
@@ -43,6 +44,7 @@ function run(script: string): { status: number | null; stdout: string; stderr: s
       HOME: state,
       KUBECONFIG: path.join(state, "user-kubeconfig"),
       DOUBLE_STATE: state,
+      STACK: "dev",
       ...scriptEnvironment(cluster),
     },
   });
@@ -126,6 +128,7 @@ describe("minikube scripts against recording doubles", () => {
   it("reads the kubeconfig of the profile's own context only, changing no context", () => {
     const r = runOnRunningProfile(KUBECONFIG_SCRIPT);
     expect(r.stdout).to.contain("current-context: minikube-dev");
+    expect(kubeconfigProblem("minikube-dev", r.stdout)).to.equal(undefined);
     const kubectl = calls().filter((c) => c.startsWith("kubectl"));
     expect(kubectl).to.deep.equal([
       "kubectl config view --minify --flatten --context minikube-dev",
@@ -137,9 +140,59 @@ describe("minikube scripts against recording doubles", () => {
     expect(fs.existsSync(path.join(state, "user-kubeconfig"))).to.equal(false);
   });
 
-  it("fails to read a kubeconfig for a profile that does not exist", () => {
+  /**
+   * Runs the kubeconfig read, which must fail with nothing on stdout and our one line last on
+   * stderr (after kubectl's own error, if any); returns that line.
+   */
+  function readFails(lines = 1): string {
+    const before = calls().length;
     const r = run(KUBECONFIG_SCRIPT);
-    expect(r.status).to.not.equal(0);
-    expect(r.stderr).to.contain('context "minikube-dev" does not exist');
+    expect(r.status).to.equal(1);
+    expect(r.stdout).to.equal("");
+    const stderr = r.stderr.trim().split("\n");
+    expect(stderr).to.have.length(lines);
+    // It starts nothing, so a preview never does, and it never changes a context.
+    for (const c of calls().slice(before))
+      expect(c).to.match(/^minikube status|^kubectl config view/);
+    return stderr[lines - 1];
+  }
+
+  it("stops on a stopped profile (after a reboot) with one line saying how to start it, starting nothing", () => {
+    run(CREATE_SCRIPT);
+    run("minikube stop --profile minikube-dev");
+    expect(profileState()).to.equal("stopped");
+    expect(readFails()).to.equal(
+      "flux-platform: minikube profile minikube-dev is not running; start it with: minikube start -p minikube-dev",
+    );
+    expect(calls().filter((c) => c.startsWith("kubectl"))).to.deep.equal([]);
+    expect(profileState()).to.equal("stopped");
+  });
+
+  it("stops on a profile that no longer exists, saying how to rebuild it with the stack's settings", () => {
+    expect(readFails()).to.equal(
+      "flux-platform: minikube profile minikube-dev no longer exists; create it again with: minikube start -p minikube-dev --driver docker --cpus 2 --memory 4096mb --kubernetes-version v1.34.0, then run: pulumi refresh --run-program --stack dev and pulumi up --stack dev",
+    );
+    expect(profileState()).to.equal(undefined);
+  });
+
+  for (const [what, flag] of [
+    ["fails", "kubectl-fails"],
+    ["prints nothing", "kubectl-empty"],
+  ]) {
+    it(`stops, naming the profile, when kubectl ${what}: never an empty kubeconfig`, () => {
+      run(CREATE_SCRIPT);
+      fs.writeFileSync(path.join(state, flag), "");
+      expect(readFails(flag === "kubectl-fails" ? 2 : 1)).to.equal(
+        "flux-platform: could not read the kubeconfig of minikube profile minikube-dev (kubectl config view --context minikube-dev failed or printed nothing)",
+      );
+    });
+  }
+
+  it("refuses a kubeconfig that is empty or of another context, naming the profile", () => {
+    for (const stdout of ["", undefined, "apiVersion: v1\ncurrent-context: eks-prd\n"]) {
+      expect(kubeconfigProblem("minikube-dev", stdout)).to.equal(
+        "flux-platform: reading the kubeconfig of minikube profile minikube-dev gave no kubeconfig for that profile; check: kubectl config view --minify --context minikube-dev",
+      );
+    }
   });
 });

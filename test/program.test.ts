@@ -5,15 +5,23 @@
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import * as path from "node:path";
+import type { MinikubeCluster } from "../lib/config";
 import { readStackFile, loadStackFile, renderStack, type RenderedStack } from "../lib/render";
-import { CREATE_SCRIPT, DELETE_SCRIPT, UPDATE_SCRIPT } from "../lib/minikube";
 import {
-  FAKE_KUBECONFIG,
+  CREATE_SCRIPT,
+  DELETE_SCRIPT,
+  KUBECONFIG_SCRIPT,
+  UPDATE_SCRIPT,
+  scriptEnvironment,
+} from "../lib/minikube";
+import {
   FAKE_PRIVATE_KEY,
+  fakeKubeconfig,
   invokes,
   registrations,
   resolve,
   setMocks,
+  world,
   type Registration,
 } from "./support/mocks";
 
@@ -28,6 +36,14 @@ function engineConfig(stack: string): Record<string, string> {
     out[k] = typeof v === "string" ? v : JSON.stringify(v);
   }
   return out;
+}
+
+/** Runs the program (index.ts) afresh under the current mocks; resolves to its outputs. */
+async function runProgram(): Promise<Record<string, unknown>> {
+  delete require.cache[require.resolve(PROGRAM)];
+  const outputs = (await require(PROGRAM)) as Record<string, unknown>;
+  await settle();
+  return outputs;
 }
 
 async function settle(): Promise<void> {
@@ -99,9 +115,7 @@ for (const stack of ["dev", "prd"]) {
     before(async () => {
       rendered = renderStack(loadStackFile(ROOT, stack));
       await setMocks(stack, engineConfig(stack));
-      delete require.cache[require.resolve(PROGRAM)];
-      program = require(PROGRAM);
-      await settle();
+      program = await runProgram();
     });
 
     it("registers exactly the expected resources per type", () => {
@@ -266,13 +280,25 @@ for (const stack of ["dev", "prd"]) {
         KUBERNETES_VERSION: c.kubernetesVersion,
       });
       const run = invokes.find((i) => i.token === "command:local:run")!;
-      expect(run.inputs.command).to.contain(
-        `kubectl config view --minify --flatten --context "$PROFILE"`,
-      );
-      expect(run.inputs.environment).to.deep.equal({ PROFILE: c.profile });
+      expect(run.inputs.command).to.equal(KUBECONFIG_SCRIPT);
+      expect(run.inputs.environment).to.deep.equal({ ...scriptEnvironment(c), STACK: stack });
+      // The kubeconfig is stdout: the 1.x invoke would log it unless told not to.
+      expect(run.inputs.logging).to.equal("none");
       const provider = byType("pulumi:providers:kubernetes")[0];
       expect(provider.inputs.context).to.equal(c.profile);
-      expect(unwrap(provider.inputs.kubeconfig)).to.equal(FAKE_KUBECONFIG);
+      expect(unwrap(provider.inputs.kubeconfig)).to.equal(fakeKubeconfig(c.profile));
+    });
+
+    it("keeps the cluster's objects when the profile restarts or stops: a new cluster is only a new profile", () => {
+      const c = rendered.config.cluster as MinikubeCluster;
+      const provider = byType("pulumi:providers:kubernetes")[0];
+      const minikube = byType("command:local:Command")[0];
+      // The mocks give the profile the id `<name>-id`; a replaced profile gets a new id.
+      expect(provider.inputs.clusterIdentifier).to.equal(
+        `minikube/${c.profile}/${minikube.name}-id`,
+      );
+      // An unreachable (stopped) cluster must not empty the state.
+      expect(provider.inputs).to.not.have.property("deleteUnreachable");
     });
 
     it("waits for Flux to report Ready longer than Flux's own timeouts", () => {
@@ -351,9 +377,7 @@ describe("program under mocks: an existing cluster (provider: kubeconfig)", () =
       ...engineConfig("prd"),
       "flux-platform:cluster": JSON.stringify({ provider: "kubeconfig", context: "eks-prd" }),
     });
-    delete require.cache[require.resolve(PROGRAM)];
-    require(PROGRAM);
-    await settle();
+    await runProgram();
   });
 
   it("creates no cluster and reads no kubeconfig into Pulumi", () => {
@@ -364,13 +388,102 @@ describe("program under mocks: an existing cluster (provider: kubeconfig)", () =
   it("points the provider at the context, and deletes Kubernetes objects one by one", () => {
     const provider = byType("pulumi:providers:kubernetes");
     expect(provider).to.have.length(1);
-    expect(provider[0].inputs).to.deep.equal({ context: "eks-prd" });
+    expect(provider[0].inputs).to.deep.equal({
+      context: "eks-prd",
+      clusterIdentifier: "kubeconfig/eks-prd",
+    });
     const kube = registrations.filter((r) => r.type.startsWith("kubernetes:"));
     const expected = Object.entries(COUNTS.prd).filter(([t]) => t.startsWith("kubernetes:"));
     expect(kube).to.have.length(expected.reduce((n, [, c]) => n + c, 0));
     for (const r of kube) {
       expect(r.provider.startsWith(`${provider[0].urn}::`), r.name).to.equal(true);
       expect(r.deletedWith, r.name).to.equal("");
+    }
+  });
+
+  it("adopts namespaces that may already exist instead of failing with AlreadyExists", () => {
+    expect(byType("kubernetes:core/v1:Namespace")).to.deep.equal([]);
+    const patches = byType("kubernetes:core/v1:NamespacePatch");
+    expect(patches.map((p) => (p.inputs.metadata as { name: string }).name).sort()).to.deep.equal([
+      "apps",
+      "flux-system",
+    ]);
+    for (const p of patches) {
+      const metadata = p.inputs.metadata as { annotations: Record<string, string> };
+      expect(metadata.annotations["pulumi.com/patchForce"], p.name).to.equal("true");
+    }
+  });
+});
+
+describe("program under mocks: a minikube restart (new API server port)", () => {
+  const identity = async (server: string) => {
+    world.server = server;
+    await setMocks("dev", engineConfig("dev"));
+    await runProgram();
+    const provider = byType("pulumi:providers:kubernetes")[0];
+    return {
+      id: provider.inputs.clusterIdentifier,
+      kubeconfig: unwrap(provider.inputs.kubeconfig),
+    };
+  };
+  after(() => {
+    world.server = "https://127.0.0.1:32771";
+  });
+
+  it("changes the provider's kubeconfig but not its cluster identity: an update, not a replace", async () => {
+    const before = await identity("https://127.0.0.1:32771");
+    const after = await identity("https://127.0.0.1:40125");
+    expect(after.kubeconfig).to.not.equal(before.kubeconfig);
+    expect(after.kubeconfig).to.contain("https://127.0.0.1:40125");
+    expect(after.id).to.equal(before.id);
+  });
+});
+
+describe("program under mocks: pulumi up after pulumi destroy (repositories kept)", () => {
+  before(async () => {
+    world.existingRepos = new Set(["flux_platform", "flux_developer"]);
+    await setMocks("dev", engineConfig("dev"));
+    await runProgram();
+  });
+  after(() => {
+    world.existingRepos = new Set();
+  });
+
+  it("asks GitHub whether each repository exists, then imports it instead of creating it", () => {
+    const asked = invokes.filter((i) => i.token === "github:index/getRepository:getRepository");
+    expect(asked.map((i) => i.inputs.name).sort()).to.deep.equal([
+      "flux_developer",
+      "flux_platform",
+    ]);
+    const repos = byType("github:index/repository:Repository");
+    expect(repos.map((r) => r.importId).sort()).to.deep.equal(["flux_developer", "flux_platform"]);
+    for (const r of repos) {
+      expect(r.read).to.equal(false);
+      expect(r.retainOnDelete).to.equal(true);
+      expect(r.ignoreChanges).to.deep.equal(["autoInit"]);
+    }
+  });
+
+  it("does not rename the default branch of a kept repository", () => {
+    for (const b of byType("github:index/branchDefault:BranchDefault")) {
+      expect(b.inputs).to.include({ branch: "main", rename: false });
+    }
+  });
+});
+
+describe("program under mocks: first pulumi up (no repositories yet)", () => {
+  before(async () => {
+    await setMocks("dev", engineConfig("dev"));
+    await runProgram();
+  });
+
+  it("creates the repositories, renames autoInit's branch to main and waits for the rename", () => {
+    expect(byType("github:index/repository:Repository").map((r) => r.importId)).to.deep.equal([
+      "",
+      "",
+    ]);
+    for (const b of byType("github:index/branchDefault:BranchDefault")) {
+      expect(b.inputs).to.include({ branch: "main", rename: true, waitForRename: true });
     }
   });
 });
@@ -385,7 +498,7 @@ describe("program under mocks: invalid config", () => {
     delete require.cache[require.resolve(PROGRAM)];
     let error: Error | undefined;
     try {
-      require(PROGRAM);
+      await require(PROGRAM);
     } catch (err) {
       error = err as Error;
     }

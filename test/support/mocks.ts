@@ -23,13 +23,36 @@ export interface Registration {
   replaceOnChanges: string[];
   replacementTrigger: unknown;
   customTimeouts: { create: string; update: string; delete: string } | undefined;
+  /** The `import` option: the id of an existing resource to adopt. */
+  importId: string;
   read: boolean;
 }
 
-export const FAKE_KUBECONFIG =
-  "apiVersion: v1\nusers:\n- name: minikube-dev\n  user:\n    client-key-data: FAKE-KUBECONFIG-CLIENT-KEY\n";
+/** A profile's kubeconfig as `kubectl config view --minify --flatten` prints it. */
+export const fakeKubeconfig = (profile: string, server = "https://127.0.0.1:32771"): string =>
+  [
+    "apiVersion: v1",
+    "clusters:",
+    `- cluster:\n    server: ${server}\n  name: ${profile}`,
+    `contexts:\n- context:\n    cluster: ${profile}\n    user: ${profile}\n  name: ${profile}`,
+    `current-context: ${profile}`,
+    "kind: Config",
+    `users:\n- name: ${profile}\n  user:\n    client-key-data: FAKE-KUBECONFIG-CLIENT-KEY`,
+    "",
+  ].join("\n");
+export const FAKE_KUBECONFIG = fakeKubeconfig("minikube-dev");
 export const FAKE_PRIVATE_KEY =
   "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-PRIVATE-KEY\n-----END OPENSSH PRIVATE KEY-----\n";
+
+/** What the mocked world holds; tests change it before `setMocks`. */
+export const world = {
+  /** Repositories already on GitHub (kept by an earlier destroy, or made by another stack). */
+  existingRepos: new Set<string>(),
+  /** The API server of the minikube profile: a restart changes its port. */
+  server: "https://127.0.0.1:32771",
+  /** What the kubeconfig read prints, when not the profile's own kubeconfig. */
+  kubeconfig: undefined as string | undefined,
+};
 
 export const registrations: Registration[] = [];
 export const invokes: { token: string; inputs: Record<string, unknown> }[] = [];
@@ -50,6 +73,7 @@ interface Req {
   getCustomtimeouts():
     { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
   getObject(): { toJavaScript(): Record<string, unknown> };
+  getImportid(): string;
 }
 
 type Callback = (err: unknown, resp: { getUrn(): string }) => void;
@@ -82,6 +106,7 @@ function record(original: (req: Req, cb: Callback) => Promise<void>, read: boole
           replaceOnChanges: read ? [] : req.getReplaceonchangesList(),
           replacementTrigger: read ? undefined : req.getReplacementTrigger()?.toJavaScript(),
           customTimeouts: timeouts(read ? undefined : req.getCustomtimeouts()),
+          importId: read ? "" : req.getImportid(),
           read,
         });
       }
@@ -119,7 +144,14 @@ export async function setMocks(stack: string, config: Record<string, string>): P
       call(args: pulumi.runtime.MockCallArgs) {
         invokes.push({ token: args.token, inputs: args.inputs });
         if (args.token === "command:local:run") {
-          return { ...args.inputs, stdout: FAKE_KUBECONFIG, stderr: "" };
+          const profile = (args.inputs.environment as Record<string, string>).PROFILE;
+          const stdout = world.kubeconfig ?? fakeKubeconfig(profile, world.server);
+          return { ...args.inputs, stdout, stderr: "" };
+        }
+        if (args.token === "github:index/getRepository:getRepository") {
+          // As the provider answers: a 404 is an empty result, not an error.
+          const name = args.inputs.name as string;
+          return world.existingRepos.has(name) ? { name, nodeId: `R_${name}` } : {};
         }
         throw new Error(`Mock not implemented: ${args.token}`);
       },
