@@ -183,8 +183,8 @@ export function infrastructureKustomizations(cfg: PlatformConfig): K8sObject[] {
       timeout: "5m",
       substitute: {
         APP_NAMESPACE: cfg.appNamespace,
-        // Kyverno validationActions: violations are refused in prd, reported elsewhere.
-        POLICY_ACTION: cfg.environment === "prd" ? "Deny" : "Audit",
+        // Kyverno validationActions, from the stack's policyMode: refuse or only report.
+        POLICY_ACTION: cfg.policyMode === "enforce" ? "Deny" : "Audit",
       },
     }),
   ];

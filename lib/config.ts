@@ -11,9 +11,16 @@ import { z } from "zod";
 
 export const PROJECT = "flux-platform";
 
-/** Environments a stack may stand for; each has its folder per service in the developer repo. */
-export const ENVIRONMENTS = ["dev", "stg", "prd"] as const;
-export type Environment = (typeof ENVIRONMENTS)[number];
+/**
+ * Longest environment name: it is a DNS-1123 label the team chooses (`dev`, `staging`,
+ * `eu-prd`...), and the longest name derived from it, the default minikube profile
+ * `minikube-<environment>`, must itself stay a label (63).
+ */
+export const MAX_ENVIRONMENT_NAME = 63 - "minikube-".length;
+
+/** Whether Kyverno refuses pods that break a policy (`enforce`) or only reports them (`audit`). */
+export const POLICY_MODES = ["enforce", "audit"] as const;
+export type PolicyMode = (typeof POLICY_MODES)[number];
 
 /** Flux controllers the Flux Operator can install (names as `flux install --components`). */
 export const FLUX_COMPONENTS = [
@@ -101,7 +108,9 @@ export type ClusterConfig = MinikubeCluster | KubeconfigCluster;
 
 export interface PlatformConfig {
   readonly owner: string;
-  readonly environment: Environment;
+  /** Names the developer repo folder per service, the deploy keys and the default profile. */
+  readonly environment: string;
+  readonly policyMode: PolicyMode;
   readonly platformRepo: string;
   readonly developerRepo: string;
   readonly repoVisibility: (typeof REPO_VISIBILITIES)[number];
@@ -166,7 +175,7 @@ const githubRepo = z
 
 const imageTag = z.string().refine((v) => /^[\w][\w.-]{0,127}$/.test(v) && v !== "latest", {
   error: (i) =>
-    `${show(i.input)} is not a pinned image tag (an OCI tag such as \`6.7.1\`; \`latest\` is refused)`,
+    `${show(i.input)} is not a pinned image tag (an OCI tag such as \`6.15.0\`; \`latest\` is refused)`,
 });
 
 const serviceSchema = z.strictObject({
@@ -251,7 +260,14 @@ const servicesSchema = z.record(z.string(), serviceSchema).superRefine((services
  * JSON text (structured, numeric and boolean keys).
  */
 const KEYS = {
-  environment: { schema: z.enum(ENVIRONMENTS), json: false },
+  environment: {
+    schema: z.string().refine((v) => DNS_LABEL.test(v) && v.length <= MAX_ENVIRONMENT_NAME, {
+      error: (i) =>
+        `${show(i.input)} is not an environment name (DNS-1123 label: lowercase a-z, 0-9 and '-', at most ${MAX_ENVIRONMENT_NAME} characters so that \`minikube-<environment>\` stays a label)`,
+    }),
+    json: false,
+  },
+  policyMode: { schema: z.enum(POLICY_MODES).default("audit"), json: false },
   platformRepo: { schema: githubRepo.default("flux_platform"), json: false },
   developerRepo: { schema: githubRepo.default("flux_developer"), json: false },
   repoVisibility: { schema: z.enum(REPO_VISIBILITIES).default("private"), json: false },
@@ -261,9 +277,10 @@ const KEYS = {
       .string()
       .refine((v) => /^2\.\d+\.\d+$/.test(v), {
         error: (i) =>
-          `${show(i.input)} is not an exact Flux 2.x version (e.g. \`2.9.4\`; no \`v\`, ranges or \`latest\`)`,
+          `${show(i.input)} is not an exact Flux 2.x version (e.g. \`2.9.5\`; no \`v\`, ranges or \`latest\`)`,
       })
-      .default("2.9.4"),
+      // Flux v2.9.5 (2026-08-31), the latest release when checked on 2026-11-27.
+      .default("2.9.5"),
     json: false,
   },
   fluxComponents: { schema: componentsSchema.default([...DEFAULT_FLUX_COMPONENTS]), json: true },
@@ -413,7 +430,7 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
   if (problems.length > 0) throw new ConfigError(problems.flatMap((p) => p.split("\n")));
 
   const services = values.services as Record<string, Omit<ServiceConfig, "name">>;
-  const environment = values.environment as Environment;
+  const environment = values.environment as string;
   const rawCluster = values.cluster as z.infer<typeof clusterSchema>;
   const cluster: ClusterConfig =
     rawCluster.provider === "minikube"
@@ -425,6 +442,7 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
     environment,
     platformRepo: platformRepo as string,
     developerRepo: developerRepo as string,
+    policyMode: values.policyMode as PolicyMode,
     repoVisibility: values.repoVisibility as PlatformConfig["repoVisibility"],
     adoptRepos: values.adoptRepos as boolean,
     fluxVersion: values.fluxVersion as string,

@@ -44,7 +44,7 @@ function envConfig(s: ServiceConfig, env: string): string {
     "# A top-level key here replaces the same key of ../base/config.yaml as a whole (no deep",
     "# merge): to change one feature flag, repeat the whole `featureFlags` map.",
     "environment: ${ENV}",
-    `logLevel: ${env === "prd" ? "warn" : "debug"}`,
+    "# logLevel: debug",
     "",
   ].join("\n");
 }
@@ -83,7 +83,7 @@ You do not need to know Kubernetes or Flux to change it.
 \`\`\`
 <service>/
   base/config.yaml        settings for every environment
-  <env>/config.yaml       overrides for one environment (dev, stg, prd)
+  <env>/config.yaml       overrides for one environment (dev, prd, ...)
   <env>/kustomization.yaml  owned by the platform team: leave it as it is
 \`\`\`
 

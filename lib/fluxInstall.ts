@@ -16,8 +16,9 @@ import { FLUX_NAMESPACE, WAIT_FOR_READY } from "./names";
 /** Flux Operator Helm chart, pinned. */
 export const FLUX_OPERATOR_CHART = {
   chart: "oci://ghcr.io/controlplaneio-fluxcd/charts/flux-operator",
-  // Operator release of 2026-08-31; it installs any Flux 2.x the config names.
-  version: "0.59.0",
+  // Operator release of 2026-09-11 (checked 2026-11-27); it installs any Flux 2.x the
+  // config names.
+  version: "0.60.0",
 } as const;
 
 export function fluxInstance(cfg: PlatformConfig): K8sObject {

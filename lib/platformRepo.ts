@@ -21,14 +21,19 @@ export interface RepoFile {
   readonly shared: boolean;
 }
 
-/** Helm charts the infrastructure installs, pinned. */
+/**
+ * Helm charts the infrastructure installs, pinned. Checked 2026-11-27 against the versions
+ * the team recorded in late 2026 (this build machine reaches no Helm repository); bump them
+ * in a commit of their own.
+ */
 export const INFRASTRUCTURE_CHARTS = {
-  // Kyverno 1.19: CEL ValidatingPolicy is GA (policies.kyverno.io/v1) since 1.17.
+  // Kyverno 1.19.1: CEL ValidatingPolicy is GA (policies.kyverno.io/v1) since 1.17.
   kyverno: { repo: "https://kyverno.github.io/kyverno/", chart: "kyverno", version: "3.9.1" },
+  // Stakater Reloader app v1.4.22.
   reloader: {
     repo: "https://stakater.github.io/stakater-charts",
     chart: "reloader",
-    version: "2.1.4",
+    version: "2.2.17",
   },
 } as const;
 
@@ -162,7 +167,7 @@ interface Policy {
 /**
  * Kyverno ValidatingPolicies (CEL, `policies.kyverno.io/v1`) for the pods of the app
  * namespace. Not `ClusterPolicy`: Kyverno 1.17 deprecated it for removal in 1.20. Whether
- * a violation is denied or only reported comes from `${POLICY_ACTION}` (Deny in prd).
+ * a violation is denied or only reported comes from `${POLICY_ACTION}` (`Deny` where the stack's policyMode is `enforce`).
  */
 export const POLICIES: readonly Policy[] = [
   {
@@ -231,7 +236,7 @@ rather than editing here.
 | Path | What | Applied by (Flux Kustomization) |
 | --- | --- | --- |
 | \`infrastructure/controllers/\` | Kyverno and Stakater Reloader, as HelmRepository + HelmRelease (pinned) | \`infrastructure\` |
-| \`infrastructure/policies/\` | Kyverno ValidatingPolicies (CEL) for the app namespace's pods (Audit outside prd, Deny in prd) | \`infrastructure-policies\` |
+| \`infrastructure/policies/\` | Kyverno ValidatingPolicies (CEL) for the app namespace's pods (each stack's \`policyMode\`: Audit reports, Deny refuses) | \`infrastructure-policies\` |
 | \`apps/base/\` | Generic Deployment and Service, filled in by post-build substitution | - |
 | \`apps/<service>/\` | One folder per service: \`../base\` plus the service's own patches | \`app-<service>\` |
 

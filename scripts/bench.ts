@@ -13,7 +13,7 @@ function generated(n: number): RawConfig {
   for (let i = 0; i < n; i++) {
     services[`svc-${String(i).padStart(4, "0")}`] = {
       image: "ghcr.io/stefanprodan/podinfo",
-      tag: "6.7.1",
+      tag: "6.15.0",
       port: 9898,
       replicas: 1 + (i % 3),
     };

@@ -16,7 +16,7 @@ const ROOT = path.resolve(__dirname, "..");
 const VALID: RawConfig = {
   "github:owner": "acme",
   "flux-platform:services": {
-    beetle: { image: "ghcr.io/stefanprodan/podinfo", tag: "6.7.1", port: 9898, replicas: 1 },
+    beetle: { image: "ghcr.io/stefanprodan/podinfo", tag: "6.15.0", port: 9898, replicas: 1 },
   },
 };
 
@@ -34,7 +34,7 @@ function withService(fields: Record<string, unknown>, name = "beetle"): RawConfi
   return { ...VALID, "flux-platform:services": { [name]: fields } };
 }
 
-const svc = { image: "ghcr.io/stefanprodan/podinfo", tag: "6.7.1" };
+const svc = { image: "ghcr.io/stefanprodan/podinfo", tag: "6.15.0" };
 
 describe("config loader", () => {
   it("applies the documented defaults", () => {
@@ -46,7 +46,7 @@ describe("config loader", () => {
       developerRepo: "flux_developer",
       repoVisibility: "private",
       adoptRepos: false,
-      fluxVersion: "2.9.4",
+      fluxVersion: "2.9.5",
       syncInterval: "1m",
       appNamespace: "apps",
       waitForReady: true,
@@ -64,7 +64,7 @@ describe("config loader", () => {
       {
         name: "beetle",
         image: "ghcr.io/stefanprodan/podinfo",
-        tag: "6.7.1",
+        tag: "6.15.0",
         port: 9898,
         replicas: 1,
       },
@@ -94,6 +94,18 @@ describe("config loader", () => {
     expect(cfg.services[0].name).to.equal("beetle");
   });
 
+  it("accepts any environment name the team chooses, and defaults policyMode to audit", () => {
+    for (const env of ["staging", "qa", "live", "eu-prd", "e".repeat(54)]) {
+      const cfg = loadConfig({ ...VALID, "flux-platform:environment": env }, "dev");
+      expect(cfg.environment).to.equal(env);
+      expect(cfg.policyMode).to.equal("audit");
+      expect(cfg.cluster).to.include({ profile: `minikube-${env}` });
+    }
+    expect(loadConfig(VALID, "eu-prd").environment).to.equal("eu-prd");
+    const enforced = loadConfig({ ...VALID, "flux-platform:policyMode": "enforce" }, "live");
+    expect(enforced.policyMode).to.equal("enforce");
+  });
+
   it("sorts services by name", () => {
     const cfg = loadConfig(
       { ...VALID, "flux-platform:services": { tiger: svc, beetle: svc, sonar: svc } },
@@ -104,7 +116,7 @@ describe("config loader", () => {
 
   it("reports every problem at once", () => {
     const found = problems({
-      "flux-platform:services": { Beetle: { tag: "6.7.1", port: 0 } },
+      "flux-platform:services": { Beetle: { tag: "6.15.0", port: 0 } },
       "flux-platform:fluxVersion": "latest",
       "flux-platform:repoVisibility": "secret",
     });
@@ -141,15 +153,25 @@ describe("config loader", () => {
         /^replicas: unknown key \(allowed: environment, /,
       ],
       [
-        "unknown environment",
-        { ...VALID, "flux-platform:environment": "qa" },
-        /^environment: `qa` is not allowed \(allowed: dev, stg, prd\)$/,
+        "environment that is not a DNS label",
+        { ...VALID, "flux-platform:environment": "EU_prd" },
+        /^environment: `EU_prd` is not an environment name \(DNS-1123 label: lowercase a-z, 0-9 and '-', at most 54 characters so that `minikube-<environment>` stays a label\)$/,
       ],
       [
-        "unknown environment from the stack name",
+        "environment too long for the derived profile name",
+        { ...VALID, "flux-platform:environment": "e".repeat(55) },
+        /^environment: `e{55}` is not an environment name .* at most 54 characters/,
+      ],
+      [
+        "environment from a stack name that is not a label",
         VALID,
-        /^environment: `test` is not allowed \(allowed: dev, stg, prd\); it defaults to the stack name/,
-        "test",
+        /^environment: `Team\.Prod` is not an environment name .*; it defaults to the stack name, so set it explicitly$/,
+        "Team.Prod",
+      ],
+      [
+        "unknown policy mode",
+        { ...VALID, "flux-platform:policyMode": "deny" },
+        /^policyMode: `deny` is not allowed \(allowed: enforce, audit\)$/,
       ],
       [
         "service name with upper case",
@@ -181,7 +203,7 @@ describe("config loader", () => {
       ["missing services", { "github:owner": "acme" }, /^services: is required$/],
       [
         "missing image",
-        withService({ tag: "6.7.1" }),
+        withService({ tag: "6.15.0" }),
         /^services\.beetle\.image: is required \(an image repository/,
       ],
       [

@@ -116,6 +116,29 @@ describe("waitForReady", () => {
   });
 });
 
+describe("environment names", () => {
+  it("give no behaviour to the name `prd`: only policyMode decides, the scaffold is the same", () => {
+    const dev = loadStackFile(ROOT, "dev");
+    const named = (environment: string, policyMode: "audit" | "enforce") =>
+      renderStack({ ...dev, environment, policyMode });
+    const action = (r: RenderedStack) =>
+      JSON.stringify(r.clusterObjects).match(/"POLICY_ACTION":"(\w+)"/)?.[1];
+    expect(action(named("prd", "audit"))).to.equal("Audit");
+    expect(action(named("live", "enforce"))).to.equal("Deny");
+    const scaffold = (r: RenderedStack, env: string) =>
+      r.developerFiles
+        .filter((f) => f.path.startsWith(`beetle/${env}/`))
+        .map((f) => ({
+          ...f,
+          path: f.path.replace(env, "<env>"),
+          content: f.content.replaceAll(env, "<env>"),
+        }));
+    expect(scaffold(named("prd", "enforce"), "prd")).to.deep.equal(
+      scaffold(named("staging", "audit"), "staging"),
+    );
+  });
+});
+
 describe("the seed's developer kustomization (regression)", () => {
   it("is refused by kustomize once its path is fixed: two files named config.yaml", () => {
     const dir = tmp("seed");
@@ -386,7 +409,7 @@ for (const stack of STACKS) {
       }
     });
 
-    it("installs Kyverno and Reloader the Flux way, pinned, and denies violations in prd only", () => {
+    it("installs Kyverno and Reloader the Flux way, pinned, and denies violations where policyMode is enforce", () => {
       const infra = builds.get("infrastructure")!.objects;
       for (const name of ["kyverno", "reloader"]) {
         const release = infra.find((o) => o.kind === "HelmRelease" && o.metadata.name === name)!;
@@ -407,7 +430,7 @@ for (const stack of STACKS) {
       }
       const policies = builds.get("infrastructure-policies")!.objects as Policy[];
       expect(policies.map((p) => p.kind)).to.deep.equal(Array(3).fill("ValidatingPolicy"));
-      const action = rendered.config.environment === "prd" ? "Deny" : "Audit";
+      const action = rendered.config.policyMode === "enforce" ? "Deny" : "Audit";
       for (const p of policies) {
         expect(p.spec.validationActions, p.metadata.name).to.deep.equal([action]);
         expect(p.spec.matchConstraints.namespaceSelector.matchLabels).to.deep.equal({
@@ -438,7 +461,7 @@ for (const stack of STACKS) {
         });
         // And the policies do refuse what they are about.
         const container = template.spec.containers[0];
-        const bare = { name: "app", image: "ghcr.io/stefanprodan/podinfo:6.7.1" };
+        const bare = { name: "app", image: "ghcr.io/stefanprodan/podinfo:6.15.0" };
         expect(verdicts({ spec: { containers: [bare] } })).to.deep.equal({
           "disallow-latest-tag": true,
           "require-requests-limits": false,

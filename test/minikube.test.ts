@@ -21,7 +21,7 @@ const DOUBLES = path.join(__dirname, "doubles");
 const cluster = loadConfig(
   {
     "github:owner": "acme",
-    "flux-platform:services": { beetle: { image: "ghcr.io/stefanprodan/podinfo", tag: "6.7.1" } },
+    "flux-platform:services": { beetle: { image: "ghcr.io/stefanprodan/podinfo", tag: "6.15.0" } },
   },
   "dev",
 ).cluster as MinikubeCluster;

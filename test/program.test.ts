@@ -493,7 +493,7 @@ describe("program under mocks: invalid config", () => {
     await setMocks("dev", {
       ...engineConfig("dev"),
       "flux-platform:fluxVersion": "latest",
-      "flux-platform:services": JSON.stringify({ Beetle: { tag: "6.7.1" } }),
+      "flux-platform:services": JSON.stringify({ Beetle: { tag: "6.15.0" } }),
     });
     delete require.cache[require.resolve(PROGRAM)];
     let error: Error | undefined;
