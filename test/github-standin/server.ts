@@ -1,0 +1,483 @@
+/**
+ * A local stand-in for GitHub's REST API, backed by real bare git repositories: the Git Data
+ * endpoints the repository writer calls, answered as GitHub documents them (status codes,
+ * bodies, SHAs and refs are git's own). It listens on a real port, so the tests, the bench
+ * and the end-to-end run all talk HTTP to it, and it records every request.
+ *
+ * Paths work with and without GitHub Enterprise Server's `/api/v3` prefix. Control routes
+ * under `/_standin/` (no auth) create repositories, inject faults and read the log.
+ *
+ *   tsx test/github-standin/server.ts --root <dir> [--port 0] [--token <t>]
+ */
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as path from "node:path";
+import type { AddressInfo } from "node:net";
+import { git, gitOk, lsTree, objectType, writeTree, type NewEntry } from "./git";
+
+export interface RecordedRequest {
+  readonly method: string;
+  /** Path without `/api/v3` and query. */
+  readonly path: string;
+  /** Whether it came with GitHub Enterprise Server's `/api/v3` prefix. */
+  readonly enterprise: boolean;
+  readonly status: number;
+  /** For POST .../git/trees: the paths in the request's tree. */
+  readonly treePaths?: string[];
+}
+
+export interface Fault {
+  /** HTTP method to match, e.g. "POST". */
+  readonly method: string;
+  /** Regular expression on the path (without `/api/v3`). */
+  readonly path: string;
+  readonly status: number;
+  readonly message: string;
+  /** Seconds, sent as `retry-after`. */
+  readonly retryAfter?: number;
+  /** How many matching requests it answers; then it is gone. */
+  times: number;
+}
+
+export interface StandIn {
+  readonly url: string;
+  readonly root: string;
+  readonly requests: RecordedRequest[];
+  /** A repository with one commit on `main` (README.md), as `auto_init` makes it. */
+  createRepo(owner: string, name: string): Promise<void>;
+  repoDir(owner: string, name: string): string;
+  addFault(f: Fault): void;
+  close(): Promise<void>;
+}
+
+const SECONDARY_LIMIT =
+  "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.";
+
+class HttpError extends Error {
+  constructor(
+    public readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Serializes the git work of one repository: a ref check and its update are one step. */
+class Locks {
+  private readonly tails = new Map<string, Promise<unknown>>();
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    this.tails.set(
+      key,
+      next.catch(() => undefined),
+    );
+    return next;
+  }
+}
+
+export async function startStandIn(options: {
+  root: string;
+  port?: number;
+  token?: string;
+  host?: string;
+}): Promise<StandIn> {
+  const root = path.resolve(options.root);
+  fs.mkdirSync(root, { recursive: true });
+  const requests: RecordedRequest[] = [];
+  const faults: Fault[] = [];
+  const locks = new Locks();
+  let base = "";
+
+  const repoDir = (owner: string, name: string) => path.join(root, owner, `${name}.git`);
+  const api = (o: string, r: string) => `${base}/repos/${o}/${r}`;
+
+  async function createRepo(owner: string, name: string): Promise<void> {
+    const dir = repoDir(owner, name);
+    if (fs.existsSync(dir)) throw new HttpError(422, "Repository creation failed.");
+    fs.mkdirSync(dir, { recursive: true });
+    await gitOk(dir, ["init", "--bare", "--initial-branch=main", "."]);
+    const tree = await writeTree(dir, undefined, [
+      { path: "README.md", mode: "100644", content: `# ${name}\n` },
+    ]);
+    const commit = (
+      await gitOk(dir, ["commit-tree", tree, "-m", "Initial commit"], { env: identity() })
+    ).trim();
+    await gitOk(dir, ["update-ref", "refs/heads/main", commit]);
+  }
+
+  function identity(author?: { name?: string; email?: string }): Record<string, string> {
+    const name = author?.name ?? "flux-platform-e2e";
+    const email = author?.email ?? "flux-platform-e2e@users.noreply.github.com";
+    return {
+      GIT_AUTHOR_NAME: name,
+      GIT_AUTHOR_EMAIL: email,
+      GIT_COMMITTER_NAME: "GitHub",
+      GIT_COMMITTER_EMAIL: "noreply@github.com",
+    };
+  }
+
+  function existing(owner: string, name: string): string {
+    const dir = repoDir(owner, name);
+    if (!fs.existsSync(dir)) throw new HttpError(404, "Not Found");
+    return dir;
+  }
+
+  async function commitJson(dir: string, o: string, r: string, sha: string) {
+    const raw = await gitOk(dir, ["cat-file", "commit", sha]);
+    const [head, ...msg] = raw.split("\n\n");
+    const fields = head.split("\n");
+    const tree = fields.find((l) => l.startsWith("tree "))!.slice(5);
+    const parents = fields.filter((l) => l.startsWith("parent ")).map((l) => l.slice(7));
+    const person = (kind: string) => {
+      const line = fields.find((l) => l.startsWith(`${kind} `))!.slice(kind.length + 1);
+      const m = /^(.*) <(.*)> (\d+) ([+-]\d{4})$/.exec(line)!;
+      return { name: m[1], email: m[2], date: new Date(Number(m[3]) * 1000).toISOString() };
+    };
+    return {
+      sha,
+      node_id: `C_${sha}`,
+      url: `${api(o, r)}/git/commits/${sha}`,
+      html_url: `${base}/${o}/${r}/commit/${sha}`,
+      author: person("author"),
+      committer: person("committer"),
+      message: msg.join("\n\n").replace(/\n$/, ""),
+      tree: { sha: tree, url: `${api(o, r)}/git/trees/${tree}` },
+      parents: parents.map((p) => ({ sha: p, url: `${api(o, r)}/git/commits/${p}` })),
+      verification: { verified: false, reason: "unsigned", signature: null, payload: null },
+    };
+  }
+
+  function refJson(o: string, r: string, ref: string, sha: string) {
+    return {
+      ref,
+      node_id: `REF_${Buffer.from(ref).toString("base64")}`,
+      url: `${api(o, r)}/git/${ref}`,
+      object: { sha, type: "commit", url: `${api(o, r)}/git/commits/${sha}` },
+    };
+  }
+
+  async function readRef(dir: string, ref: string): Promise<string | undefined> {
+    const rr = await git(dir, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]);
+    return rr.code === 0 ? rr.stdout.trim() : undefined;
+  }
+
+  type Handler = (
+    m: RegExpExecArray,
+    body: Record<string, unknown>,
+    query: URLSearchParams,
+  ) => Promise<[number, unknown]>;
+  const routes: [string, RegExp, Handler][] = [
+    [
+      "GET",
+      /^\/repos\/([^/]+)\/([^/]+)$/,
+      async ([, o, r]) => {
+        existing(o, r);
+        return [200, repositoryJson(o, r)];
+      },
+    ],
+    [
+      "GET",
+      /^\/repos\/([^/]+)\/([^/]+)\/git\/ref\/(heads\/.+)$/,
+      async ([, o, r, ref]) => {
+        const dir = existing(o, r);
+        const sha = await readRef(dir, `refs/${ref}`);
+        if (!sha) throw new HttpError(404, "Not Found");
+        return [200, refJson(o, r, `refs/${ref}`, sha)];
+      },
+    ],
+    [
+      "GET",
+      /^\/repos\/([^/]+)\/([^/]+)\/git\/commits\/([0-9a-f]{40})$/,
+      async ([, o, r, sha]) => {
+        const dir = existing(o, r);
+        if ((await objectType(dir, sha)) !== "commit") throw new HttpError(404, "Not Found");
+        return [200, await commitJson(dir, o, r, sha)];
+      },
+    ],
+    [
+      "GET",
+      /^\/repos\/([^/]+)\/([^/]+)\/git\/trees\/(.+)$/,
+      async ([, o, r, treeish], _b, query) => {
+        const dir = existing(o, r);
+        const resolved = await git(dir, ["rev-parse", "--verify", "--quiet", `${treeish}^{tree}`]);
+        if (resolved.code !== 0) throw new HttpError(404, "Not Found");
+        const sha = resolved.stdout.trim();
+        const recursive =
+          query.has("recursive") && !["0", "false"].includes(query.get("recursive")!);
+        const entries = await lsTree(dir, sha, recursive);
+        return [
+          200,
+          {
+            sha,
+            url: `${api(o, r)}/git/trees/${sha}`,
+            tree: entries.map((e) => ({
+              ...e,
+              url: `${api(o, r)}/git/${e.type === "blob" ? "blobs" : "trees"}/${e.sha}`,
+            })),
+            truncated: false,
+          },
+        ];
+      },
+    ],
+    [
+      "POST",
+      /^\/repos\/([^/]+)\/([^/]+)\/git\/trees$/,
+      async ([, o, r], body) => {
+        const dir = existing(o, r);
+        const entries = body.tree;
+        if (!Array.isArray(entries))
+          throw new HttpError(422, 'Invalid request.\n\n"tree" wasn\'t supplied.');
+        const baseTree = body.base_tree as string | undefined;
+        if (baseTree !== undefined && (await objectType(dir, baseTree)) !== "tree") {
+          throw new HttpError(422, "base_tree is not a valid tree oid");
+        }
+        const changes: NewEntry[] = [];
+        for (const e of entries as Record<string, unknown>[]) {
+          const p = e.path;
+          if (
+            typeof p !== "string" ||
+            p === "" ||
+            p.startsWith("/") ||
+            p.split("/").includes("..")
+          ) {
+            throw new HttpError(422, `tree.path contains a malformed path component`);
+          }
+          if (e.sha === null) {
+            changes.push({ path: p, delete: true });
+          } else if (typeof e.content === "string") {
+            changes.push({ path: p, mode: String(e.mode ?? "100644"), content: e.content });
+          } else if (typeof e.sha === "string" && (await objectType(dir, e.sha))) {
+            changes.push({ path: p, mode: String(e.mode ?? "100644"), sha: e.sha });
+          } else {
+            throw new HttpError(422, "tree.sha is not a valid blob");
+          }
+        }
+        const sha = await writeTree(dir, baseTree, changes);
+        const listed = await lsTree(dir, sha, false);
+        return [201, { sha, url: `${api(o, r)}/git/trees/${sha}`, tree: listed, truncated: false }];
+      },
+    ],
+    [
+      "POST",
+      /^\/repos\/([^/]+)\/([^/]+)\/git\/commits$/,
+      async ([, o, r], body) => {
+        const dir = existing(o, r);
+        const tree = body.tree as string;
+        if ((await objectType(dir, tree)) !== "tree")
+          throw new HttpError(422, "Tree SHA does not exist");
+        const parents = (body.parents as string[] | undefined) ?? [];
+        for (const p of parents) {
+          if ((await objectType(dir, p)) !== "commit")
+            throw new HttpError(422, "Parent SHA does not exist or is not a commit object");
+        }
+        const args = ["commit-tree", tree, ...parents.flatMap((p) => ["-p", p]), "-F", "-"];
+        const sha = (
+          await gitOk(dir, args, {
+            input: String(body.message ?? ""),
+            env: identity(body.author as { name?: string; email?: string } | undefined),
+          })
+        ).trim();
+        return [201, await commitJson(dir, o, r, sha)];
+      },
+    ],
+    [
+      "POST",
+      /^\/repos\/([^/]+)\/([^/]+)\/git\/refs$/,
+      async ([, o, r], body) => {
+        const dir = existing(o, r);
+        const ref = String(body.ref ?? "");
+        const sha = String(body.sha ?? "");
+        if (!/^refs\/heads\/.+/.test(ref))
+          throw new HttpError(
+            422,
+            "Reference name must start with 'refs/' and have at least two slashes.",
+          );
+        if ((await objectType(dir, sha)) !== "commit")
+          throw new HttpError(422, "Object does not exist");
+        return locks.run(dir, async () => {
+          if (await readRef(dir, ref)) throw new HttpError(422, "Reference already exists");
+          await gitOk(dir, ["update-ref", ref, sha, "0".repeat(40)]);
+          return [201, refJson(o, r, ref, sha)] as [number, unknown];
+        });
+      },
+    ],
+    [
+      "PATCH",
+      /^\/repos\/([^/]+)\/([^/]+)\/git\/refs\/(heads\/.+)$/,
+      async ([, o, r, ref], body) => {
+        const dir = existing(o, r);
+        const sha = String(body.sha ?? "");
+        if ((await objectType(dir, sha)) !== "commit")
+          throw new HttpError(422, "Object does not exist");
+        return locks.run(dir, async () => {
+          const current = await readRef(dir, `refs/${ref}`);
+          if (!current) throw new HttpError(422, "Reference does not exist");
+          if (body.force !== true && current !== sha) {
+            const ff = await git(dir, ["merge-base", "--is-ancestor", current, sha]);
+            if (ff.code !== 0) throw new HttpError(422, "Update is not a fast forward");
+          }
+          await gitOk(dir, ["update-ref", `refs/${ref}`, sha, current]);
+          return [200, refJson(o, r, `refs/${ref}`, sha)] as [number, unknown];
+        });
+      },
+    ],
+  ];
+
+  function repositoryJson(o: string, r: string) {
+    return {
+      id: Math.abs(hash(`${o}/${r}`)),
+      node_id: `R_${Buffer.from(`${o}/${r}`).toString("base64")}`,
+      name: r,
+      full_name: `${o}/${r}`,
+      owner: { login: o, type: "User" },
+      private: true,
+      visibility: "private",
+      default_branch: "main",
+      html_url: `${base}/${o}/${r}`,
+      url: api(o, r),
+    };
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://standin");
+    const method = req.method ?? "GET";
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString("utf8");
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
+      res.end(body === undefined ? "" : JSON.stringify(body));
+    };
+
+    if (url.pathname.startsWith("/_standin/")) {
+      if (method === "POST" && url.pathname === "/_standin/repos") {
+        const b = JSON.parse(text) as { owner: string; name: string };
+        await createRepo(b.owner, b.name);
+        return send(201, repositoryJson(b.owner, b.name));
+      }
+      if (method === "GET" && url.pathname === "/_standin/requests") return send(200, requests);
+      if (method === "DELETE" && url.pathname === "/_standin/requests") {
+        requests.length = 0;
+        return send(204, undefined);
+      }
+      if (method === "POST" && url.pathname === "/_standin/faults") {
+        faults.push(JSON.parse(text) as Fault);
+        return send(201, {});
+      }
+      return send(404, { message: "Not Found" });
+    }
+
+    // Octokit encodes the `/` of `heads/main` (`heads%2Fmain`); GitHub accepts both.
+    const p = decodeURIComponent(url.pathname).replace(/^\/api\/v3(?=\/)/, "");
+    let body: Record<string, unknown> = {};
+    let status = 500;
+    const enterprise = url.pathname.startsWith("/api/v3/");
+    const record = (extra: Partial<RecordedRequest> = {}) =>
+      requests.push({ method, path: p, enterprise, status, ...extra });
+    try {
+      if (text !== "") body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      status = 400;
+      record();
+      return send(400, { message: "Problems parsing JSON" });
+    }
+    const treePaths =
+      method === "POST" && p.endsWith("/git/trees") && Array.isArray(body.tree)
+        ? (body.tree as { path?: string }[]).map((e) => String(e.path))
+        : undefined;
+    const auth = req.headers.authorization ?? "";
+    if (options.token && auth.replace(/^(token|bearer)\s+/i, "") !== options.token) {
+      status = 401;
+      record({ treePaths });
+      return send(401, {
+        message: "Bad credentials",
+        documentation_url: "https://docs.github.com/rest",
+      });
+    }
+    const fault = faults.find(
+      (f) => f.times > 0 && f.method === method && new RegExp(f.path).test(p),
+    );
+    if (fault) {
+      fault.times--;
+      status = fault.status;
+      record({ treePaths });
+      return send(
+        fault.status,
+        {
+          message: fault.message || SECONDARY_LIMIT,
+          documentation_url:
+            "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api",
+        },
+        fault.retryAfter !== undefined ? { "retry-after": String(fault.retryAfter) } : {},
+      );
+    }
+    for (const [m, re, fn] of routes) {
+      const match = m === method ? re.exec(p) : null;
+      if (!match) continue;
+      try {
+        const [s, out] = await fn(match, body, url.searchParams);
+        status = s;
+        record({ treePaths });
+        return send(s, out);
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        status = err.status;
+        record({ treePaths });
+        return send(err.status, {
+          message: err.message,
+          documentation_url: "https://docs.github.com/rest",
+          status: String(err.status),
+        });
+      }
+    }
+    status = 404;
+    record();
+    return send(404, { message: "Not Found", documentation_url: "https://docs.github.com/rest" });
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ message: String(err) }));
+    });
+  });
+  await new Promise<void>((resolve) =>
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve),
+  );
+  const { port } = server.address() as AddressInfo;
+  base = `http://${options.host ?? "127.0.0.1"}:${port}`;
+
+  return {
+    url: base,
+    root,
+    requests,
+    createRepo,
+    repoDir,
+    addFault: (f) => faults.push(f),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+function hash(s: string): number {
+  let h = 0;
+  for (const c of s) h = (h * 31 + c.charCodeAt(0)) | 0;
+  return h;
+}
+
+/** CLI: run the stand-in until killed; prints its URL on the first line. */
+if (require.main === module) {
+  const args = process.argv.slice(2);
+  const arg = (name: string) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const root = arg("root");
+  if (!root) {
+    console.error("usage: tsx test/github-standin/server.ts --root <dir> [--port 0] [--token <t>]");
+    process.exit(2);
+  }
+  void startStandIn({ root, port: Number(arg("port") ?? 0), token: arg("token") }).then((s) => {
+    console.log(s.url);
+  });
+}
