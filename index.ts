@@ -27,11 +27,27 @@ function loadStackConfig() {
   }
 }
 
+/**
+ * How the repository files are written: with the GitHub provider's own credentials
+ * (`github:token`, else `GITHUB_TOKEN`) and `github:baseUrl` (GitHub Enterprise Server).
+ */
+function githubAccess(): { token: pulumi.Output<string>; baseUrl?: string } {
+  const github = new pulumi.Config("github");
+  const token = github.getSecret("token") ?? (process.env.GITHUB_TOKEN || undefined);
+  if (token === undefined) {
+    throw new pulumi.RunError(
+      "github:token: is not set and GITHUB_TOKEN is empty; the repositories are written with it (`pulumi config set --secret github:token <token>`, or export GITHUB_TOKEN)",
+    );
+  }
+  return { token: pulumi.secret(token), baseUrl: github.get("baseUrl") || undefined };
+}
+
 const config = loadStackConfig();
 const rendered = renderStack(config);
 
 /** Declares the stack's resources; its result is the stack's outputs. */
 async function main() {
+  const github = githubAccess();
   const repoSettings = {
     platform: {
       repository: config.platformRepo,
@@ -71,6 +87,8 @@ async function main() {
         exists: exists[i],
         environment: config.environment,
         keyGeneration: config.deployKeyGeneration,
+        owner: config.owner,
+        github,
       }),
     ]),
   ) as Record<RepoRole, GitopsRepo>;

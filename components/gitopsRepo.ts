@@ -2,6 +2,8 @@ import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { RepoFile } from "../lib/platformRepo";
+import { writtenFiles } from "../lib/render";
+import { RepositoryFiles } from "./repositoryFiles";
 
 export interface GitopsRepoArgs {
   /** Repository name on GitHub (the owner comes from the github provider: `github:owner`). */
@@ -19,6 +21,10 @@ export interface GitopsRepoArgs {
   readonly exists: boolean;
   /** The rendered files; `scaffold` files are written once and then left to their owners. */
   readonly files: readonly RepoFile[];
+  /** `github:owner`. */
+  readonly owner: string;
+  /** How the file writer reaches GitHub: `github:token` (secret) and `github:baseUrl`. */
+  readonly github: { readonly token: pulumi.Input<string>; readonly baseUrl?: string };
   /** Environment the deploy key is for: its title is `flux-<environment>`. */
   readonly environment: string;
   /** Changing it replaces the key pair: the new key is registered, then the old one revoked. */
@@ -27,7 +33,8 @@ export interface GitopsRepoArgs {
 
 /**
  * A GitOps repository: the GitHub repo (created, or adopted), the rendered files committed
- * to `main`, and this environment's read-only deploy key with its ED25519 key pair.
+ * to `main` in one commit per update (RepositoryFiles), and this environment's read-only
+ * deploy key with its ED25519 key pair.
  *
  * Nothing here deletes history: the repository and its files are retained when the stack
  * is destroyed (`retainOnDelete`); a removed deploy key is revoked.
@@ -41,7 +48,7 @@ export class GitopsRepo extends pulumi.ComponentResource {
   /** The registered deploy key: Flux can read the repo once this exists. */
   public readonly deployKey: github.RepositoryDeployKey;
   /** The committed files: Flux finds its paths once these exist. */
-  public readonly files: github.RepositoryFile[];
+  public readonly files: RepositoryFiles;
 
   constructor(name: string, args: GitopsRepoArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flux-platform:index:GitopsRepo", name, {}, opts);
@@ -116,37 +123,22 @@ export class GitopsRepo extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // Files that exist in the repo before this stack writes them: autoInit's README.md, or
-    // everything when the repo is adopted; a shared scaffold file of an adopted repo belongs
-    // to the stack that created the repo and is not written again.
-    this.files = args.files
-      .filter((f) => !(args.adopt && f.mode === "scaffold" && f.shared))
-      .map(
-        (f) =>
-          new github.RepositoryFile(
-            `${name}-file-${f.path}`,
-            {
-              repository: repository.name,
-              branch: "main",
-              file: f.path,
-              content: f.content,
-              commitMessage:
-                f.mode === "sync"
-                  ? `flux-platform: update ${f.path}`
-                  : `flux-platform: scaffold ${f.path}`,
-              commitAuthor: "flux-platform",
-              commitEmail: "flux-platform@users.noreply.github.com",
-              overwriteOnCreate: f.mode === "sync" || f.path === "README.md",
-            },
-            {
-              parent: this,
-              dependsOn: branch,
-              retainOnDelete: true,
-              // Scaffold files belong to their owners once written: never overwritten.
-              ignoreChanges: f.mode === "scaffold" ? ["content"] : [],
-            },
-          ),
-      );
+    // Every file this stack owns, in one commit per `pulumi up` that changes any.
+    const files = writtenFiles(args.files, args.adopt);
+    this.files = new RepositoryFiles(
+      `${name}-files`,
+      {
+        owner: args.owner,
+        repository: args.repository,
+        branch: "main",
+        baseUrl: args.github.baseUrl,
+        token: args.github.token,
+        subject: `flux-platform: ${args.environment}`,
+        files,
+      },
+      // The repository and its main branch exist before anything is written.
+      { parent: this, dependsOn: [repository, ...branch] },
+    );
 
     this.repositoryName = repository.name;
     this.htmlUrl = repository.htmlUrl;

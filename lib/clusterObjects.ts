@@ -18,6 +18,7 @@ import {
   appKustomizationName,
   configKustomizationName,
   deployKeySecretName,
+  platformRoot,
   sourceName,
   type RepoRole,
 } from "./names";
@@ -157,7 +158,7 @@ export function serviceKustomizations(cfg: PlatformConfig, s: ServiceConfig): K8
     kustomization(cfg, {
       name: appKustomizationName(s.name),
       role: "platform",
-      path: `./apps/${s.name}`,
+      path: `./${platformRoot(cfg.environment)}/apps/${s.name}`,
       dependsOn: [configKustomizationName(s.name)],
       timeout: "5m",
       targetNamespace: cfg.appNamespace,
@@ -171,14 +172,14 @@ export function infrastructureKustomizations(cfg: PlatformConfig): K8sObject[] {
     kustomization(cfg, {
       name: INFRASTRUCTURE,
       role: "platform",
-      path: "./infrastructure/controllers",
+      path: `./${platformRoot(cfg.environment)}/infrastructure/controllers`,
       dependsOn: [],
       timeout: "10m",
     }),
     kustomization(cfg, {
       name: INFRASTRUCTURE_POLICIES,
       role: "platform",
-      path: "./infrastructure/policies",
+      path: `./${platformRoot(cfg.environment)}/infrastructure/policies`,
       dependsOn: [INFRASTRUCTURE],
       timeout: "5m",
       substitute: {

@@ -19,5 +19,12 @@ export const appKustomizationName = (service: string): string => `app-${service}
 /** The ConfigMap the developer Kustomization builds and the Deployment mounts. */
 export const configMapName = (service: string): string => `${service}-config`;
 
+/**
+ * Folder of one environment in the platform repo: each stack writes only its own, and its
+ * Flux Kustomizations read only from it, so one environment's `pulumi up` never changes
+ * what another environment's cluster runs (README "Environments and promotion").
+ */
+export const platformRoot = (environment: string): string => `environments/${environment}`;
+
 /** Annotation that makes the Pulumi Kubernetes provider wait for Flux to report Ready. */
 export const WAIT_FOR_READY = { "pulumi.com/waitFor": "condition=Ready" } as const;

@@ -1,11 +1,12 @@
 /**
  * The platform repo: manifests owned by the platform team. Pulumi keeps every file here in
- * sync with this renderer; nothing in it depends on the environment (per-environment values
- * come from the Flux Kustomizations' post-build substitution), so every stack commits the
- * same bytes to the same shared repo.
+ * sync with this renderer. Each stack writes its environment's folder only
+ * (`environments/<env>/`); the manifests in it are the same for every environment
+ * (per-environment values come from the Flux Kustomizations' post-build substitution), so
+ * environments differ only while a change is promoted from one stack to the next.
  */
 import type { PlatformConfig } from "./config";
-import { configMapName } from "./names";
+import { configMapName, platformRoot } from "./names";
 import { yamlFile } from "./yaml";
 
 export interface RepoFile {
@@ -229,11 +230,15 @@ function validatingPolicy(p: Policy): object {
 
 const PLATFORM_README = `# Platform repo
 
-Managed by flux-platform (Pulumi). Flux applies it to every
-environment's cluster; Pulumi writes it, so change the program and run \`pulumi up\`
-rather than editing here.
+Managed by flux-platform (Pulumi). Pulumi writes it, so change the program and run
+\`pulumi up\` rather than editing here: a hand edit is put back by the next \`pulumi up\`.
 
-| Path | What | Applied by (Flux Kustomization) |
+Each environment has its own folder, \`environments/<env>/\`, written only by that
+environment's stack and read only by that environment's cluster. A change reaches an
+environment when its own stack is updated: \`pulumi preview --stack prd\` shows exactly what
+prd is about to receive, \`pulumi up --stack prd\` promotes it.
+
+| Path (under \`environments/<env>/\`) | What | Applied by (Flux Kustomization) |
 | --- | --- | --- |
 | \`infrastructure/controllers/\` | Kyverno and Stakater Reloader, as HelmRepository + HelmRelease (pinned) | \`infrastructure\` |
 | \`infrastructure/policies/\` | Kyverno ValidatingPolicies (CEL) for the app namespace's pods (each stack's \`policyMode\`: Audit reports, Deny refuses) | \`infrastructure-policies\` |
@@ -245,10 +250,14 @@ Variables every service gets: \`\${SERVICE_NAME}\`, \`\${ENV}\`, \`\${IMAGE}\`, 
 repo as the ConfigMap \`<service>-config\`, mounted at \`/etc/config\`.
 `;
 
-/** Every file of the platform repo, sorted by path. */
+/**
+ * Every file of the platform repo this stack writes, sorted by path: its own environment's
+ * folder (`environments/<env>/`), and the repository's README (shared: written by the stack
+ * that created the repository).
+ */
 export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
-  const files: RepoFile[] = [
-    { path: "README.md", content: PLATFORM_README, mode: "sync", shared: true },
+  const root = platformRoot(cfg.environment);
+  const own: RepoFile[] = [
     {
       path: "apps/base/kustomization.yaml",
       content: yamlFile(
@@ -331,8 +340,12 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
         kustomization(["../base"]),
       ),
       mode: "sync",
-      shared: true,
+      shared: false,
     })),
+  ];
+  const files: RepoFile[] = [
+    { path: "README.md", content: PLATFORM_README, mode: "sync", shared: true },
+    ...own.map((f) => ({ ...f, path: `${root}/${f.path}`, shared: false })),
   ];
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

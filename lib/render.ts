@@ -16,6 +16,7 @@ import { renderDeveloperRepo } from "./developerRepo";
 import { fluxInstance } from "./fluxInstall";
 import { renderPlatformRepo, type RepoFile } from "./platformRepo";
 import { yamlFile } from "./yaml";
+import type { DesiredFile } from "./github/plan";
 
 export interface RenderedStack {
   readonly config: PlatformConfig;
@@ -88,4 +89,22 @@ export function readStackFile(file: string): RawConfig {
 /** Loads and validates `Pulumi.<stack>.yaml` in `dir`. @throws ConfigError */
 export function loadStackFile(dir: string, stack: string): PlatformConfig {
   return loadConfig(readStackFile(path.join(dir, `Pulumi.${stack}.yaml`)), stack);
+}
+
+/**
+ * The files a stack writes into one repository, by path: all rendered files, except that
+ * an adopting stack leaves a shared sync file (the platform README) to the stack that
+ * created the repository. Shared scaffold files are declared by every stack: they are
+ * written only where missing, so whichever stack comes first writes them once.
+ */
+export function writtenFiles(
+  files: readonly RepoFile[],
+  adopt: boolean,
+): Record<string, DesiredFile> {
+  const out: Record<string, DesiredFile> = {};
+  for (const f of files) {
+    if (!(adopt && f.mode === "sync" && f.shared))
+      out[f.path] = { mode: f.mode, content: f.content };
+  }
+  return out;
 }

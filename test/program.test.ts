@@ -6,7 +6,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import * as path from "node:path";
 import type { MinikubeCluster } from "../lib/config";
-import { readStackFile, loadStackFile, renderStack, type RenderedStack } from "../lib/render";
+import {
+  writtenFiles,
+  readStackFile,
+  loadStackFile,
+  renderStack,
+  type RenderedStack,
+} from "../lib/render";
 import {
   CREATE_SCRIPT,
   DELETE_SCRIPT,
@@ -27,6 +33,7 @@ import {
 
 const ROOT = path.resolve(__dirname, "..");
 const PROGRAM = path.join(ROOT, "index.ts");
+const GITHUB_TOKEN = "ghp_mocked_token";
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 /** Stack config as the engine hands it to the program: strings, structured values as JSON. */
@@ -35,6 +42,8 @@ function engineConfig(stack: string): Record<string, string> {
   for (const [k, v] of Object.entries(readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`)))) {
     out[k] = typeof v === "string" ? v : JSON.stringify(v);
   }
+  // Secret config as the engine hands it over: decrypted.
+  out["github:token"] = GITHUB_TOKEN;
   return out;
 }
 
@@ -54,6 +63,7 @@ async function settle(): Promise<void> {
   }
 }
 
+const WRITER = "pulumi-nodejs:dynamic/flux-platform:RepositoryFiles";
 const byType = (type: string): Registration[] => registrations.filter((r) => r.type === type);
 const one = (type: string, name: string): Registration => {
   const found = registrations.filter((r) => r.type === type && r.name === name);
@@ -87,7 +97,8 @@ const COUNTS: Record<string, Record<string, number>> = {
     "github:index/branchDefault:BranchDefault": 2,
     "tls:index/privateKey:PrivateKey": 2,
     "github:index/repositoryDeployKey:RepositoryDeployKey": 2,
-    "github:index/repositoryFile:RepositoryFile": 24,
+    // One writer per repository: every file in one commit, no resource per file.
+    "pulumi-nodejs:dynamic/flux-platform:RepositoryFiles": 2,
     "flux-platform:index:FluxSource": 2,
     "kubernetes:core/v1:Secret": 2,
     "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository": 2,
@@ -99,12 +110,10 @@ const COUNTS: Record<string, Record<string, number>> = {
     "flux-platform:index:FluxService": 3,
   },
 };
-// prd adopts the repos dev created: it reads them, does not rename branches, and writes the
-// platform files and its own environment's developer files only (3 services x 2).
+// prd adopts the repos dev created: it reads them and does not rename branches.
 COUNTS.prd = {
   ...COUNTS.dev,
   "github:index/branchDefault:BranchDefault": 0,
-  "github:index/repositoryFile:RepositoryFile": 14 + 6,
 };
 
 for (const stack of ["dev", "prd"]) {
@@ -177,35 +186,53 @@ for (const stack of ["dev", "prd"]) {
       expect(applied.sort()).to.deep.equal(expected.sort());
     });
 
-    it("commits exactly the rendered repo files, syncing platform files and scaffolding developer ones", () => {
-      const files = byType("github:index/repositoryFile:RepositoryFile").map((r) => ({
-        repo: r.inputs.repository,
-        path: r.inputs.file,
-        content: r.inputs.content,
-        branch: r.inputs.branch,
-        ignoreChanges: r.ignoreChanges,
-        retainOnDelete: r.retainOnDelete,
-        overwrite: r.inputs.overwriteOnCreate,
-      }));
+    it("writes exactly the rendered repo files through one writer per repository, no resource per file", () => {
+      expect(byType("github:index/repositoryFile:RepositoryFile")).to.deep.equal([]);
+      const writers = byType(WRITER);
       const adopt = rendered.config.adoptRepos;
-      const expected = [
-        ...rendered.platformFiles.map((f) => ({ repo: rendered.config.platformRepo, f })),
-        ...rendered.developerFiles.map((f) => ({ repo: rendered.config.developerRepo, f })),
-      ]
-        .filter(({ f }) => !(adopt && f.mode === "scaffold" && f.shared))
-        .map(({ repo, f }) => ({
-          repo,
-          path: f.path,
-          content: f.content,
-          branch: "main",
-          ignoreChanges: f.mode === "scaffold" ? ["content"] : [],
-          retainOnDelete: true,
-          overwrite: f.mode === "sync" || f.path === "README.md",
-        }));
-      const key = (x: { repo: unknown; path: unknown }) => `${x.repo}/${x.path}`;
-      expect(files.sort((a, b) => key(a).localeCompare(key(b)))).to.deep.equal(
-        expected.sort((a, b) => key(a).localeCompare(key(b))),
+      const expected = (files: RenderedStack["platformFiles"]) =>
+        Object.fromEntries(
+          files
+            .filter((f) => !(adopt && f.mode === "sync" && f.shared))
+            .map((f) => [f.path, { mode: f.mode, content: f.content }]),
+        );
+      expect(expected(rendered.platformFiles)).to.deep.equal(
+        writtenFiles(rendered.platformFiles, adopt),
       );
+      for (const [role, files] of [
+        ["platform", rendered.platformFiles],
+        ["developer", rendered.developerFiles],
+      ] as const) {
+        const w = one(WRITER, `${role}-repo-files`);
+        expect(w.inputs).to.deep.include({
+          owner: rendered.config.owner,
+          repository:
+            role === "platform" ? rendered.config.platformRepo : rendered.config.developerRepo,
+          branch: "main",
+          subject: `flux-platform: ${stack}`,
+        });
+        expect(w.inputs.files).to.deep.equal(expected(files));
+        // Written after the repository (and its renamed main) exist; never deleted by destroy.
+        const repo = registrations.find(
+          (r) => r.type === "github:index/repository:Repository" && r.name === `${role}-repo-repo`,
+        )!;
+        expect(w.dependencies).to.include(repo.urn);
+      }
+      expect(writers).to.have.length(2);
+    });
+
+    it("writes only its own environment's platform folder, which its Kustomizations read", () => {
+      const platform = one(WRITER, "platform-repo-files").inputs.files as Record<string, unknown>;
+      const outside = Object.keys(platform).filter(
+        (p) => !p.startsWith(`environments/${stack}/`) && p !== "README.md",
+      );
+      expect(outside).to.deep.equal([]);
+      for (const k of byType("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization")) {
+        const spec = k.inputs.spec as { path: string; sourceRef: { name: string } };
+        if (spec.sourceRef.name === "flux-platform") {
+          expect(spec.path, k.name).to.match(new RegExp(`^\\./environments/${stack}/`));
+        }
+      }
     });
 
     it("protects the repositories: created with retainOnDelete by dev, only read by prd", () => {
@@ -243,14 +270,16 @@ for (const stack of ["dev", "prd"]) {
       }
     });
 
-    it("keeps private keys and the kubeconfig secret: only in secret inputs of the Secret and the provider", () => {
+    it("keeps private keys, the kubeconfig and the GitHub token secret: only in secret inputs where they are used", () => {
       for (const r of registrations) {
         for (const [field, value] of Object.entries(r.inputs)) {
           const text = JSON.stringify(value) ?? "";
-          if (!text.includes("FAKE-PRIVATE-KEY") && !text.includes("FAKE-KUBECONFIG")) continue;
+          const secrets = ["FAKE-PRIVATE-KEY", "FAKE-KUBECONFIG", GITHUB_TOKEN];
+          if (!secrets.some((x) => text.includes(x))) continue;
           const allowed =
             (r.type === "kubernetes:core/v1:Secret" && field === "stringData") ||
-            (r.type === "pulumi:providers:kubernetes" && field === "kubeconfig");
+            (r.type === "pulumi:providers:kubernetes" && field === "kubeconfig") ||
+            (r.type === WRITER && field === "token");
           expect(allowed, `${r.type} ${r.name}.${field}`).to.equal(true);
           expect(isSecretValue(value), `${r.type} ${r.name}.${field} is secret`).to.equal(true);
         }
@@ -261,6 +290,9 @@ for (const stack of ["dev", "prd"]) {
         );
       }
       expect(JSON.stringify(program)).to.not.contain("FAKE");
+      for (const w of byType(WRITER)) {
+        expect(unwrap(w.inputs.token)).to.equal(GITHUB_TOKEN);
+      }
     });
 
     it("drives minikube with the tested scripts, replacing only for settings that need a new cluster", () => {

@@ -1,0 +1,134 @@
+/**
+ * The RepositoryFiles dynamic provider as the Pulumi CLI's Node host runs it: serialized
+ * with Pulumi's closure serializer, loaded back from text (require-from-string, as the host
+ * does), then check/diff/create/update against the GitHub stand-in.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { expect } from "chai";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { NOTES, repositoryFilesProvider } from "../components/repositoryFiles";
+import { gitOk } from "./github-standin/git";
+import { startStandIn, type StandIn } from "./github-standin/server";
+
+const requireFromString = require("require-from-string") as (src: string) => {
+  handler: () => typeof repositoryFilesProvider;
+};
+
+type Provider = Required<typeof repositoryFilesProvider>;
+const TOKEN = "ghp_standin_token";
+
+describe("RepositoryFiles dynamic provider, serialized as the Pulumi host loads it", function () {
+  this.timeout(60_000);
+  let standin: StandIn;
+  let provider: Provider;
+  let inputs: Parameters<Provider["create"]>[0];
+  const head = async () =>
+    (await gitOk(standin.repoDir("acme", "flux_developer"), ["rev-parse", "main"])).trim();
+  const show = (p: string) =>
+    gitOk(standin.repoDir("acme", "flux_developer"), ["show", `main:${p}`]);
+
+  before(async () => {
+    const text = await pulumi.runtime.serializeFunction(() => repositoryFilesProvider, {
+      allowSecrets: true,
+    });
+    // The serialized text must not carry anything large: lib/github and the provider only.
+    expect(text.text.length).to.be.lessThan(200_000);
+    provider = requireFromString(text.text).handler() as Provider;
+  });
+
+  beforeEach(async () => {
+    standin = await startStandIn({
+      root: fs.mkdtempSync(path.join(os.tmpdir(), "standin-")),
+      token: TOKEN,
+    });
+    inputs = {
+      owner: "acme",
+      repository: "flux_developer",
+      branch: "main",
+      baseUrl: standin.url,
+      token: TOKEN,
+      subject: "flux-platform: dev",
+      files: {
+        "beetle/dev/config.yaml": { mode: "scaffold", content: "logLevel: info\n" },
+        "beetle/dev/kustomization.yaml": { mode: "sync", content: "kind: Kustomization\n" },
+      },
+    };
+  });
+  afterEach(() => standin.close());
+
+  it("previews a repository that does not exist yet without failing", async () => {
+    const checked = await provider.check({} as never, inputs);
+    expect(checked.inputs).to.deep.equal(inputs);
+  });
+
+  it("creates in one commit, then finds nothing to do", async () => {
+    await standin.createRepo("acme", "flux_developer");
+    const before = await head();
+    const created = await provider.create((await provider.check({} as never, inputs)).inputs!);
+    expect(created.id).to.equal("acme/flux_developer#main");
+    expect(created.outs!.head).to.equal(await head());
+    expect(
+      await gitOk(standin.repoDir("acme", "flux_developer"), [
+        "rev-list",
+        "--count",
+        `${before}..main`,
+      ]),
+    ).to.equal("1\n");
+    expect(created.outs!.owned).to.deep.equal({
+      "beetle/dev/config.yaml": "scaffold",
+      "beetle/dev/kustomization.yaml": "sync",
+    });
+    const checked = (await provider.check(inputs, inputs)).inputs!;
+    const diff = await provider.diff(created.id, created.outs!, checked);
+    expect(diff.changes).to.equal(false);
+  });
+
+  it("shows a hand edit as put back and a kept scaffold as kept, then repairs only the sync file", async () => {
+    await standin.createRepo("acme", "flux_developer");
+    const created = await provider.create(inputs);
+    // Edit both files in the repository, as a person would.
+    const dir = standin.repoDir("acme", "flux_developer");
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "clone-"));
+    await gitOk(work, ["clone", "-q", dir, "."]);
+    fs.writeFileSync(path.join(work, "beetle/dev/config.yaml"), "logLevel: debug\n");
+    fs.writeFileSync(path.join(work, "beetle/dev/kustomization.yaml"), "edited\n");
+    await gitOk(work, [
+      "-c",
+      "user.name=dev",
+      "-c",
+      "user.email=dev@example.com",
+      "commit",
+      "-qam",
+      "edit",
+    ]);
+    await gitOk(work, ["push", "-q", "origin", "main"]);
+
+    const template = {
+      ...inputs,
+      files: {
+        ...inputs.files,
+        "beetle/dev/config.yaml": { mode: "scaffold" as const, content: "logLevel: warn\n" },
+      },
+    };
+    const checked = (await provider.check(inputs, template)).inputs!;
+    expect(checked.files["beetle/dev/kustomization.yaml"].note).to.equal(NOTES.putBack);
+    expect(checked.files["beetle/dev/config.yaml"]).to.deep.equal({
+      mode: "scaffold",
+      content: "logLevel: info\n",
+      note: NOTES.kept,
+    });
+    expect((await provider.diff(created.id, created.outs!, checked)).changes).to.equal(true);
+    await provider.update(created.id, created.outs!, checked);
+    expect(await show("beetle/dev/kustomization.yaml")).to.equal("kind: Kustomization\n");
+    expect(await show("beetle/dev/config.yaml")).to.equal("logLevel: debug\n");
+  });
+
+  it("asks for a replacement when the repository or branch changes", async () => {
+    await standin.createRepo("acme", "flux_developer");
+    const created = await provider.create(inputs);
+    const diff = await provider.diff(created.id, created.outs!, { ...inputs, repository: "other" });
+    expect(diff.replaces).to.deep.equal(["owner", "repository", "branch"]);
+  });
+});
