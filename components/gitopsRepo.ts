@@ -1,9 +1,9 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
-import * as tls from "@pulumi/tls";
 import type { RepoFile } from "../lib/platformRepo";
 import { writtenFiles } from "../lib/render";
 import { RepositoryFiles } from "./repositoryFiles";
+import { SshKeyPair } from "./sshKeyPair";
 
 export interface GitopsRepoArgs {
   /** Repository name on GitHub (the owner comes from the github provider: `github:owner`). */
@@ -42,7 +42,7 @@ export interface GitopsRepoArgs {
 export class GitopsRepo extends pulumi.ComponentResource {
   public readonly repositoryName: pulumi.Output<string>;
   public readonly htmlUrl: pulumi.Output<string>;
-  /** OpenSSH private key for Flux: secret, used only by the Kubernetes Secret. */
+  /** ED25519 private key (OpenSSH format) for Flux: secret, used only by the Kubernetes Secret. */
   public readonly privateKey: pulumi.Output<string>;
   public readonly publicKey: pulumi.Output<string>;
   /** The registered deploy key: Flux can read the repo once this exists. */
@@ -104,11 +104,10 @@ export class GitopsRepo extends pulumi.ComponentResource {
       ];
     }
 
-    const key = new tls.PrivateKey(
-      `${name}-deploy-key`,
-      { algorithm: "ED25519" },
-      { parent: this, replacementTrigger: args.keyGeneration },
-    );
+    const key = new SshKeyPair(`${name}-deploy-key`, {
+      parent: this,
+      replacementTrigger: args.keyGeneration,
+    });
     this.privateKey = pulumi.secret(key.privateKeyOpenssh);
     this.publicKey = key.publicKeyOpenssh;
     this.deployKey = new github.RepositoryDeployKey(
@@ -116,7 +115,7 @@ export class GitopsRepo extends pulumi.ComponentResource {
       {
         repository: repository.name,
         title: `flux-${args.environment}`,
-        key: key.publicKeyOpenssh.apply((k) => k.trim()),
+        key: key.publicKeyOpenssh,
         readOnly: true,
       },
       // Rotation replaces the key: register the new one, then revoke the old one.

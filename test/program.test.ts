@@ -95,7 +95,7 @@ const COUNTS: Record<string, Record<string, number>> = {
     "flux-platform:index:GitopsRepo": 2,
     "github:index/repository:Repository": 2,
     "github:index/branchDefault:BranchDefault": 2,
-    "tls:index/privateKey:PrivateKey": 2,
+    "pulumi-nodejs:dynamic/flux-platform:SshKeyPair": 2,
     "github:index/repositoryDeployKey:RepositoryDeployKey": 2,
     // One writer per repository: every file in one commit, no resource per file.
     "pulumi-nodejs:dynamic/flux-platform:RepositoryFiles": 2,
@@ -252,8 +252,7 @@ for (const stack of ["dev", "prd"]) {
     });
 
     it("registers one read-only ED25519 deploy key per repo, titled for the environment", () => {
-      for (const k of byType("tls:index/privateKey:PrivateKey")) {
-        expect(k.inputs.algorithm).to.equal("ED25519");
+      for (const k of byType("pulumi-nodejs:dynamic/flux-platform:SshKeyPair")) {
         // Bumping deployKeyGeneration replaces the key pair (rotation in one pulumi up).
         expect(k.replacementTrigger).to.equal(rendered.config.deployKeyGeneration);
       }

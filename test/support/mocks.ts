@@ -131,9 +131,9 @@ export async function setMocks(stack: string, config: Record<string, string>): P
     {
       newResource(args: pulumi.runtime.MockResourceArgs) {
         const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type === "tls:index/privateKey:PrivateKey") {
+        if (args.type === "pulumi-nodejs:dynamic/flux-platform:SshKeyPair") {
           state.privateKeyOpenssh = FAKE_PRIVATE_KEY;
-          state.publicKeyOpenssh = "ssh-ed25519 AAAAFAKEPUBLICKEY\n";
+          state.publicKeyOpenssh = "ssh-ed25519 AAAAFAKEPUBLICKEY";
         }
         if (args.type === "github:index/repository:Repository") {
           state.name = args.inputs.name ?? args.id;
