@@ -13,7 +13,9 @@ import {
   PlatformInfrastructure,
   repositoryExists,
 } from "./components";
+import { configuredHostKeys, knownHosts } from "./lib/clusterObjects";
 import { ConfigError, loadConfig } from "./lib/config";
+import { publishedSshKeys } from "./lib/github/api";
 import { REPO_ROLES, type RepoRole } from "./lib/names";
 import { renderStack } from "./lib/render";
 
@@ -75,7 +77,16 @@ async function main() {
     // A cluster the stack did not create may already have the namespaces.
     adoptNamespaces: config.cluster.provider === "kubeconfig",
   };
-  const flux = new FluxInstall("flux", { instance: rendered.fluxInstance, kube });
+  // Flux itself: installed by the Flux Operator, or already on the cluster.
+  const flux =
+    config.fluxInstall === "operator"
+      ? [new FluxInstall("flux", { instance: rendered.fluxInstance, kube })]
+      : [];
+  // The git server's SSH host keys: from the config, GitHub's published ones, or its /meta.
+  const hostKeys = configuredHostKeys(config.gitSsh);
+  const knownHostsLines = hostKeys
+    ? undefined
+    : knownHosts(config.gitSsh, await publishedSshKeys(github.baseUrl));
 
   const repos = Object.fromEntries(
     REPO_ROLES.map((role, i) => [
@@ -101,10 +112,11 @@ async function main() {
           ...rendered.cluster.sources[role],
           privateKey: repos[role].privateKey,
           publicKey: repos[role].publicKey,
+          knownHosts: knownHostsLines,
           kube,
         },
         // Flux's CRDs exist, and the key is registered and the files committed, before Flux looks.
-        { dependsOn: [flux, repos[role]] },
+        { dependsOn: [...flux, repos[role]] },
       ),
   );
 
@@ -115,7 +127,7 @@ async function main() {
       kustomizations: rendered.cluster.infrastructure,
       kube,
     },
-    { dependsOn: [flux, ...sources] },
+    { dependsOn: [...flux, ...sources] },
   );
 
   for (const s of rendered.cluster.services) {
@@ -129,7 +141,7 @@ async function main() {
   return {
     environment: config.environment,
     kubeContext: cluster.kubeContext,
-    fluxVersion: flux.version,
+    fluxVersion: flux[0]?.version ?? "installed outside this stack (fluxInstall: existing)",
     platformRepoUrl: repos.platform.htmlUrl,
     developerRepoUrl: repos.developer.htmlUrl,
     fluxObjects: rendered.clusterObjects

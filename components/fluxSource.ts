@@ -10,6 +10,8 @@ export interface FluxSourceArgs {
   /** The OpenSSH private and public key of the repo's deploy key; both stay secret. */
   readonly privateKey: pulumi.Input<string>;
   readonly publicKey: pulumi.Input<string>;
+  /** `known_hosts` when the rendered Secret could not know it (read from the server's /meta). */
+  readonly knownHosts?: string;
   readonly kube: KubeOptions;
 }
 
@@ -28,6 +30,7 @@ export class FluxSource extends pulumi.ComponentResource {
         ...(args.secret.stringData as Record<string, string>),
         identity,
         "identity.pub": pub,
+        ...(args.knownHosts ? { known_hosts: args.knownHosts } : {}),
       })),
     );
     const after = inheritedDependsOn(opts);

@@ -6,7 +6,7 @@
  *
  *   infrastructure -> infrastructure-policies -> config-<svc> -> app-<svc>
  */
-import type { PlatformConfig, ServiceConfig } from "./config";
+import { GITHUB_SSH, type GitSshConfig, type PlatformConfig, type ServiceConfig } from "./config";
 import { CONFIG_VARIABLES } from "./developerRepo";
 import {
   DEVELOPER_CONFIG_SA,
@@ -39,25 +39,46 @@ export interface K8sObject {
  * GitHub's SSH host keys (github.com/meta `ssh_keys`; the RSA key rotated 2023-03-24).
  * Flux's SSH client only offers the algorithms listed here, so ed25519 and ECDSA suffice.
  */
-export const GITHUB_KNOWN_HOSTS = [
-  "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
-  "github.com ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg=",
-].join("\n");
+export const GITHUB_SSH_KEYS = [
+  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+  "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg=",
+];
+
+/**
+ * `known_hosts` lines for a host's keys. Flux matches host AND port: on a port other than
+ * 22 the name is `[host]:port`, as `ssh-keyscan -p` prints it.
+ */
+export function knownHosts(ssh: { host: string; port: number }, keys: readonly string[]): string {
+  const name = ssh.port === 22 ? ssh.host : `[${ssh.host}]:${ssh.port}`;
+  return keys.map((k) => `${name} ${k}`).join("\n");
+}
+
+export const GITHUB_KNOWN_HOSTS = knownHosts(GITHUB_SSH, GITHUB_SSH_KEYS);
 
 /** Written in place of key material: the real keys exist only in Pulumi state, as secrets. */
-export const KEY_PLACEHOLDER = "<set by pulumi from tls.PrivateKey; never rendered>";
+export const KEY_PLACEHOLDER = "<set by pulumi from the deploy key pair; never rendered>";
+/** Written in place of host keys that `pulumi up` reads from the server's `GET /meta`. */
+export const KNOWN_HOSTS_PLACEHOLDER = "<set by pulumi from GET /meta of the git server>";
+
+/** The host keys the config names, GitHub's own, or `undefined`: ask the server's /meta. */
+export function configuredHostKeys(ssh: GitSshConfig): readonly string[] | undefined {
+  if (ssh.knownHosts) return ssh.knownHosts;
+  return ssh.host === GITHUB_SSH.host && ssh.port === GITHUB_SSH.port ? GITHUB_SSH_KEYS : undefined;
+}
 
 const LABELS = { "app.kubernetes.io/part-of": "flux-platform" };
 
-export function repoUrl(owner: string, repo: string): string {
-  return `ssh://git@github.com/${owner}/${repo}`;
+/** Flux's form of an SSH repository URL: `ssh://git@host[:port]/<owner>/<repo>`. */
+export function repoUrl(ssh: { host: string; port: number }, owner: string, repo: string): string {
+  return `ssh://git@${ssh.host}${ssh.port === 22 ? "" : `:${ssh.port}`}/${owner}/${repo}`;
 }
 
 function repoName(cfg: PlatformConfig, role: RepoRole): string {
   return role === "platform" ? cfg.platformRepo : cfg.developerRepo;
 }
 
-export function deployKeySecret(role: RepoRole): K8sObject {
+export function deployKeySecret(cfg: PlatformConfig, role: RepoRole): K8sObject {
+  const keys = configuredHostKeys(cfg.gitSsh);
   return {
     apiVersion: "v1",
     kind: "Secret",
@@ -66,7 +87,7 @@ export function deployKeySecret(role: RepoRole): K8sObject {
     stringData: {
       identity: KEY_PLACEHOLDER,
       "identity.pub": KEY_PLACEHOLDER,
-      known_hosts: GITHUB_KNOWN_HOSTS,
+      known_hosts: keys ? knownHosts(cfg.gitSsh, keys) : KNOWN_HOSTS_PLACEHOLDER,
     },
   };
 }
@@ -79,7 +100,7 @@ export function gitRepository(cfg: PlatformConfig, role: RepoRole): K8sObject {
     spec: {
       interval: cfg.syncInterval,
       timeout: "60s",
-      url: repoUrl(cfg.owner, repoName(cfg, role)),
+      url: repoUrl(cfg.gitSsh, cfg.owner, repoName(cfg, role)),
       ref: { branch: "main" },
       secretRef: { name: deployKeySecretName(role) },
     },
@@ -148,7 +169,7 @@ export function serviceKustomizations(cfg: PlatformConfig, s: ServiceConfig): K8
       name: configKustomizationName(s.name),
       role: "developer",
       path: `./${s.name}/${cfg.environment}`,
-      dependsOn: [INFRASTRUCTURE_POLICIES],
+      dependsOn: lastInfrastructure(cfg),
       timeout: "2m",
       targetNamespace: cfg.appNamespace,
       // The developer repo may only manage ConfigMaps in the app namespace.
@@ -167,28 +188,46 @@ export function serviceKustomizations(cfg: PlatformConfig, s: ServiceConfig): K8
   ];
 }
 
+/**
+ * `infrastructure` (the controllers switched on) and, with Kyverno, `infrastructure-policies`
+ * after it; nothing when every infrastructure component is off.
+ */
 export function infrastructureKustomizations(cfg: PlatformConfig): K8sObject[] {
-  return [
-    kustomization(cfg, {
-      name: INFRASTRUCTURE,
-      role: "platform",
-      path: `./${platformRoot(cfg.environment)}/infrastructure/controllers`,
-      dependsOn: [],
-      timeout: "10m",
-    }),
-    kustomization(cfg, {
-      name: INFRASTRUCTURE_POLICIES,
-      role: "platform",
-      path: `./${platformRoot(cfg.environment)}/infrastructure/policies`,
-      dependsOn: [INFRASTRUCTURE],
-      timeout: "5m",
-      substitute: {
-        APP_NAMESPACE: cfg.appNamespace,
-        // Kyverno validationActions, from the stack's policyMode: refuse or only report.
-        POLICY_ACTION: cfg.policyMode === "enforce" ? "Deny" : "Audit",
-      },
-    }),
-  ];
+  const out: K8sObject[] = [];
+  if (Object.values(cfg.infrastructure).some(Boolean)) {
+    out.push(
+      kustomization(cfg, {
+        name: INFRASTRUCTURE,
+        role: "platform",
+        path: `./${platformRoot(cfg.environment)}/infrastructure/controllers`,
+        dependsOn: [],
+        timeout: "10m",
+      }),
+    );
+  }
+  if (cfg.infrastructure.kyverno) {
+    out.push(
+      kustomization(cfg, {
+        name: INFRASTRUCTURE_POLICIES,
+        role: "platform",
+        path: `./${platformRoot(cfg.environment)}/infrastructure/policies`,
+        dependsOn: [INFRASTRUCTURE],
+        timeout: "5m",
+        substitute: {
+          APP_NAMESPACE: cfg.appNamespace,
+          // Kyverno validationActions, from the stack's policyMode: refuse or only report.
+          POLICY_ACTION: cfg.policyMode === "enforce" ? "Deny" : "Audit",
+        },
+      }),
+    );
+  }
+  return out;
+}
+
+/** What a service's config waits for: the last infrastructure Kustomization, if any. */
+function lastInfrastructure(cfg: PlatformConfig): string[] {
+  const infra = infrastructureKustomizations(cfg);
+  return infra.length > 0 ? [infra[infra.length - 1].metadata.name] : [];
 }
 
 export function appNamespace(cfg: PlatformConfig): K8sObject {
@@ -253,7 +292,7 @@ export interface ClusterObjects {
 
 export function renderClusterObjects(cfg: PlatformConfig): ClusterObjects {
   const source = (role: RepoRole) => ({
-    secret: deployKeySecret(role),
+    secret: deployKeySecret(cfg, role),
     gitRepository: gitRepository(cfg, role),
   });
   return {

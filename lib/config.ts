@@ -33,15 +33,25 @@ export const FLUX_COMPONENTS = [
   "source-watcher",
 ] as const;
 export type FluxComponent = (typeof FLUX_COMPONENTS)[number];
-/**
- * The platform cannot work without these: sources are fetched and Kustomizations applied,
- * and the infrastructure (Kyverno, Reloader) is installed as HelmReleases.
- */
+/** The platform cannot work without these: sources are fetched and Kustomizations applied. */
 export const REQUIRED_FLUX_COMPONENTS: Readonly<Partial<Record<FluxComponent, string>>> = {
   "source-controller": "which fetches the repos",
   "kustomize-controller": "which applies the Kustomizations",
-  "helm-controller": "which installs the infrastructure's HelmReleases (Kyverno, Reloader)",
 };
+
+/**
+ * How Flux gets onto the cluster: `operator` installs the Flux Operator and one FluxInstance
+ * (version and components from the config); `existing` uses a Flux that is already there (a
+ * managed add-on, or installed by another team) and installs nothing.
+ */
+export const FLUX_INSTALL_MODES = ["operator", "existing"] as const;
+
+/** Infrastructure the platform repo installs with Flux; each can be switched off. */
+export const INFRASTRUCTURE_COMPONENTS = ["kyverno", "reloader"] as const;
+export type InfrastructureComponent = (typeof INFRASTRUCTURE_COMPONENTS)[number];
+
+/** GitHub.com's SSH endpoint; GitHub Enterprise Server has its own (`gitSsh`). */
+export const GITHUB_SSH = { host: "github.com", port: 22 } as const;
 /** What `flux install` installs by default; the infrastructure HelmReleases need helm-controller. */
 export const DEFAULT_FLUX_COMPONENTS: readonly FluxComponent[] = [
   "source-controller",
@@ -106,6 +116,17 @@ export interface KubeconfigCluster {
 
 export type ClusterConfig = MinikubeCluster | KubeconfigCluster;
 
+/** Where Flux reads the repositories over SSH. */
+export interface GitSshConfig {
+  readonly host: string;
+  readonly port: number;
+  /**
+   * The server's host keys (`ssh-ed25519 AAAA...`), without host names. Unset: GitHub's
+   * published keys for github.com, or the server's `GET /meta` for any other host.
+   */
+  readonly knownHosts?: readonly string[];
+}
+
 export interface PlatformConfig {
   readonly owner: string;
   /** Names the developer repo folder per service, the deploy keys and the default profile. */
@@ -117,6 +138,10 @@ export interface PlatformConfig {
   readonly adoptRepos: boolean;
   readonly fluxVersion: string;
   readonly fluxComponents: readonly FluxComponent[];
+  readonly fluxInstall: (typeof FLUX_INSTALL_MODES)[number];
+  /** Which infrastructure components the platform repo installs. */
+  readonly infrastructure: Readonly<Record<InfrastructureComponent, boolean>>;
+  readonly gitSsh: GitSshConfig;
   readonly syncInterval: string;
   readonly appNamespace: string;
   readonly waitForReady: boolean;
@@ -246,6 +271,37 @@ const componentsSchema = z.array(z.string()).superRefine((list, ctx) => {
   }
 });
 
+/** A host name (DNS) or an IPv4 address. */
+const HOSTNAME =
+  /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i;
+/** One host key as `/meta` and `ssh-keyscan` print it, without the host. */
+const HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/;
+
+const gitSshSchema = z.strictObject({
+  host: z
+    .string()
+    .refine((v) => HOSTNAME.test(v), {
+      error: (i) => `${show(i.input)} is not a host name or IPv4 address`,
+    })
+    .default(GITHUB_SSH.host),
+  port: wholeNumber(1, 65535).default(GITHUB_SSH.port),
+  knownHosts: z
+    .array(
+      z.string().refine((v) => HOST_KEY.test(v), {
+        error: (i) =>
+          `${show(i.input)} is not a host key (\`<type> <base64>\` as GET /meta's \`ssh_keys\` or ssh-keyscan print it, without the host name)`,
+      }),
+    )
+    .min(1, { error: "is empty: list at least one host key, or leave it out" })
+    .optional(),
+});
+
+const infrastructureSchema = z.strictObject(
+  Object.fromEntries(
+    INFRASTRUCTURE_COMPONENTS.map((c) => [c, z.boolean().default(true)]),
+  ) as Record<InfrastructureComponent, z.ZodDefault<z.ZodBoolean>>,
+);
+
 const servicesSchema = z.record(z.string(), serviceSchema).superRefine((services, ctx) => {
   if (Object.keys(services).length === 0) {
     ctx.addIssue({
@@ -284,6 +340,9 @@ const KEYS = {
     json: false,
   },
   fluxComponents: { schema: componentsSchema.default([...DEFAULT_FLUX_COMPONENTS]), json: true },
+  fluxInstall: { schema: z.enum(FLUX_INSTALL_MODES).default("operator"), json: false },
+  infrastructure: { schema: infrastructureSchema.prefault({}), json: true },
+  gitSsh: { schema: gitSshSchema.prefault({}), json: true },
   syncInterval: {
     schema: z
       .string()
@@ -338,9 +397,12 @@ function formatIssue(prefix: string, issue: z.core.$ZodIssue): string {
     case "invalid_value":
       return `${path}: ${show(issue.input)} is not allowed (allowed: ${issue.values.map(String).join(", ")})`;
     case "unrecognized_keys": {
-      const allowed = path.startsWith("cluster")
-        ? `${Object.keys(minikubeSchema.shape).join(", ")} (minikube); ${Object.keys(kubeconfigSchema.shape).join(", ")} (kubeconfig)`
-        : Object.keys(serviceSchema.shape).join(", ");
+      const shapes: Record<string, string> = {
+        cluster: `${Object.keys(minikubeSchema.shape).join(", ")} (minikube); ${Object.keys(kubeconfigSchema.shape).join(", ")} (kubeconfig)`,
+        infrastructure: INFRASTRUCTURE_COMPONENTS.join(", "),
+        gitSsh: Object.keys(gitSshSchema.shape).join(", "),
+      };
+      const allowed = shapes[path.split(".")[0]] ?? Object.keys(serviceSchema.shape).join(", ");
       return issue.keys
         .map((k) => `${path}.${k}: unknown key ${show(k)} (allowed: ${allowed})`)
         .join("\n");
@@ -427,6 +489,21 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
     );
   }
 
+  const infrastructure = values.infrastructure as PlatformConfig["infrastructure"] | undefined;
+  const components = values.fluxComponents as string[] | undefined;
+  if (
+    values.fluxInstall === "operator" &&
+    infrastructure &&
+    components &&
+    Object.values(infrastructure).some(Boolean) &&
+    !components.includes("helm-controller")
+  ) {
+    const on = INFRASTRUCTURE_COMPONENTS.filter((c) => infrastructure[c]).join(", ");
+    problems.push(
+      `fluxComponents: ${show(components)} lacks \`helm-controller\`, which installs the infrastructure's HelmReleases (${on}); add it, or switch them off under \`infrastructure\``,
+    );
+  }
+
   if (problems.length > 0) throw new ConfigError(problems.flatMap((p) => p.split("\n")));
 
   const services = values.services as Record<string, Omit<ServiceConfig, "name">>;
@@ -447,6 +524,9 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
     adoptRepos: values.adoptRepos as boolean,
     fluxVersion: values.fluxVersion as string,
     fluxComponents: values.fluxComponents as FluxComponent[],
+    fluxInstall: values.fluxInstall as PlatformConfig["fluxInstall"],
+    infrastructure: infrastructure as PlatformConfig["infrastructure"],
+    gitSsh: values.gitSsh as GitSshConfig,
     syncInterval: values.syncInterval as string,
     appNamespace: values.appNamespace as string,
     waitForReady: values.waitForReady as boolean,

@@ -5,7 +5,11 @@
  * (per-environment values come from the Flux Kustomizations' post-build substitution), so
  * environments differ only while a change is promoted from one stack to the next.
  */
-import type { PlatformConfig } from "./config";
+import {
+  INFRASTRUCTURE_COMPONENTS,
+  type InfrastructureComponent,
+  type PlatformConfig,
+} from "./config";
 import { configMapName, platformRoot } from "./names";
 import { yamlFile } from "./yaml";
 
@@ -257,7 +261,8 @@ repo as the ConfigMap \`<service>-config\`, mounted at \`/etc/config\`.
  */
 export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
   const root = platformRoot(cfg.environment);
-  const own: RepoFile[] = [
+  const on = cfg.infrastructure;
+  const all: RepoFile[] = [
     {
       path: "apps/base/kustomization.yaml",
       content: yamlFile(
@@ -283,7 +288,10 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
     },
     {
       path: "infrastructure/controllers/kustomization.yaml",
-      content: yamlFile(MANAGED, kustomization(["kyverno.yaml", "reloader.yaml"])),
+      content: yamlFile(
+        MANAGED,
+        kustomization(INFRASTRUCTURE_COMPONENTS.filter((c) => on[c]).map((c) => `${c}.yaml`)),
+      ),
       mode: "sync",
       shared: true,
     },
@@ -343,6 +351,16 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
       shared: false,
     })),
   ];
+  // Infrastructure that is switched off is not written at all.
+  const own = all.filter((f) => {
+    const controller = /^infrastructure\/controllers\/(\w+)\.yaml$/.exec(f.path)?.[1];
+    if (controller && controller !== "kustomization") {
+      return on[controller as InfrastructureComponent];
+    }
+    if (f.path.startsWith("infrastructure/controllers/")) return Object.values(on).some(Boolean);
+    if (f.path.startsWith("infrastructure/policies/")) return on.kyverno;
+    return true;
+  });
   const files: RepoFile[] = [
     { path: "README.md", content: PLATFORM_README, mode: "sync", shared: true },
     ...own.map((f) => ({ ...f, path: `${root}/${f.path}`, shared: false })),

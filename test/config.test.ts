@@ -106,6 +106,29 @@ describe("config loader", () => {
     expect(enforced.policyMode).to.equal("enforce");
   });
 
+  it("needs no helm-controller when no infrastructure is installed, or Flux is not ours", () => {
+    const components = ["source-controller", "kustomize-controller"];
+    const off = loadConfig(
+      {
+        ...VALID,
+        "flux-platform:fluxComponents": components,
+        "flux-platform:infrastructure": { kyverno: false, reloader: false },
+      },
+      "dev",
+    );
+    expect(off.infrastructure).to.deep.equal({ kyverno: false, reloader: false });
+    const existing = loadConfig(
+      {
+        ...VALID,
+        "flux-platform:fluxComponents": components,
+        "flux-platform:fluxInstall": "existing",
+      },
+      "dev",
+    );
+    expect(existing.fluxInstall).to.equal("existing");
+    expect(existing.gitSsh).to.deep.equal({ host: "github.com", port: 22 });
+  });
+
   it("sorts services by name", () => {
     const cfg = loadConfig(
       { ...VALID, "flux-platform:services": { tiger: svc, beetle: svc, sonar: svc } },
@@ -131,7 +154,12 @@ describe("config loader", () => {
     for (const [key, spec] of Object.entries(project.config)) {
       if (spec.default !== undefined) declared[key.replace(/^flux-platform:/, "")] = spec.default;
     }
-    const { cluster: _structured, ...scalars } = configDefaults();
+    const {
+      cluster: _cluster,
+      infrastructure: _infrastructure,
+      gitSsh: _gitSsh,
+      ...scalars
+    } = configDefaults();
     expect(declared).to.deep.equal({ ...scalars, fluxVersion: String(scalars.fluxVersion) });
   });
 
@@ -292,7 +320,42 @@ describe("config loader", () => {
       [
         "missing helm-controller (the infrastructure is HelmReleases)",
         { ...VALID, "flux-platform:fluxComponents": ["source-controller", "kustomize-controller"] },
-        /^fluxComponents: .* lacks `helm-controller`, which installs the infrastructure's HelmReleases \(Kyverno, Reloader\)$/,
+        /^fluxComponents: .* lacks `helm-controller`, which installs the infrastructure's HelmReleases \(kyverno, reloader\); add it, or switch them off under `infrastructure`$/,
+      ],
+      [
+        "unknown infrastructure component",
+        { ...VALID, "flux-platform:infrastructure": { kyverno: false, istio: true } },
+        /^infrastructure\.istio: unknown key `istio` \(allowed: kyverno, reloader\)$/,
+      ],
+      [
+        "infrastructure switch that is not a boolean",
+        { ...VALID, "flux-platform:infrastructure": { reloader: "no" } },
+        /^infrastructure\.reloader: `no` is not a boolean$/,
+      ],
+      [
+        "unknown flux install mode",
+        { ...VALID, "flux-platform:fluxInstall": "helm" },
+        /^fluxInstall: `helm` is not allowed \(allowed: operator, existing\)$/,
+      ],
+      [
+        "git SSH host that is not a host name",
+        { ...VALID, "flux-platform:gitSsh": { host: "git@ghe.example.com" } },
+        /^gitSsh\.host: `git@ghe\.example\.com` is not a host name or IPv4 address$/,
+      ],
+      [
+        "git SSH port out of range",
+        { ...VALID, "flux-platform:gitSsh": { host: "ghe.example.com", port: 0 } },
+        /^gitSsh\.port: `0` is out of range \(allowed: whole numbers 1-65535\)$/,
+      ],
+      [
+        "host key with a host name in front",
+        { ...VALID, "flux-platform:gitSsh": { knownHosts: ["github.com ssh-ed25519 AAAA"] } },
+        /^gitSsh\.knownHosts\.0: `github\.com ssh-ed25519 AAAA` is not a host key/,
+      ],
+      [
+        "unknown gitSsh key",
+        { ...VALID, "flux-platform:gitSsh": { hostname: "x" } },
+        /^gitSsh\.hostname: unknown key `hostname` \(allowed: host, port, knownHosts\)$/,
       ],
       [
         "duplicate component",

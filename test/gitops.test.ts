@@ -17,7 +17,11 @@ import {
   type RenderedStack,
 } from "../lib/render";
 import { parseYamlDocs } from "../lib/yaml";
-import { GITHUB_KNOWN_HOSTS, KEY_PLACEHOLDER } from "../lib/clusterObjects";
+import {
+  GITHUB_KNOWN_HOSTS,
+  KEY_PLACEHOLDER,
+  KNOWN_HOSTS_PLACEHOLDER,
+} from "../lib/clusterObjects";
 import { DEVELOPER_CONFIG_SA, FLUX_NAMESPACE, configMapName } from "../lib/names";
 import { fluxBuild, kustomizeBuild, substitute, type FluxKustomization } from "./support/fluxBuild";
 import { CLUSTER_SCOPED, loadModels, validateObject, type KubeObject } from "./support/models";
@@ -113,6 +117,60 @@ describe("waitForReady", () => {
     for (const ks of kustomizations(renderStack({ ...on, waitForReady: false }))) {
       expect(ks.metadata.annotations).to.equal(undefined);
     }
+  });
+});
+
+describe("switchable infrastructure, an existing Flux, GitHub Enterprise Server", () => {
+  const dev = loadStackFile(ROOT, "dev");
+  const kustomizations = (r: RenderedStack) =>
+    r.clusterObjects.filter((o) => o.kind === "Kustomization");
+
+  it("writes and applies only the infrastructure that is switched on", () => {
+    const none = renderStack({ ...dev, infrastructure: { kyverno: false, reloader: false } });
+    expect(none.platformFiles.filter((f) => f.path.includes("/infrastructure/"))).to.deep.equal([]);
+    const names = kustomizations(none).map((k) => k.metadata.name);
+    expect(names.filter((n) => n.startsWith("infrastructure"))).to.deep.equal([]);
+    const config = kustomizations(none).find((k) => k.metadata.name === "config-beetle")!;
+    expect((config.spec as { dependsOn?: unknown }).dependsOn).to.equal(undefined);
+
+    const reloader = renderStack({ ...dev, infrastructure: { kyverno: false, reloader: true } });
+    expect(
+      reloader.platformFiles.filter((f) => f.path.includes("/infrastructure/")).map((f) => f.path),
+    ).to.deep.equal([
+      "environments/dev/infrastructure/controllers/kustomization.yaml",
+      "environments/dev/infrastructure/controllers/reloader.yaml",
+    ]);
+    const out = tmp("reloader-only");
+    writeTree(out, renderedTree(reloader));
+    const built = kustomizeBuild(
+      path.join(out, "flux_platform/environments/dev/infrastructure/controllers"),
+    );
+    expect(built.map((o) => `${o.kind}/${o.metadata.name}`).sort()).to.deep.equal([
+      "HelmRelease/reloader",
+      "HelmRepository/reloader",
+      "Namespace/reloader",
+    ]);
+    const cfg = kustomizations(reloader).find((k) => k.metadata.name === "config-beetle")!;
+    expect((cfg.spec as { dependsOn: unknown }).dependsOn).to.deep.equal([
+      { name: "infrastructure" },
+    ]);
+  });
+
+  it("reads repositories over the configured SSH host and port, with host keys for that host and port", () => {
+    const ghes = renderStack({
+      ...dev,
+      gitSsh: { host: "ghe.example.com", port: 2222, knownHosts: ["ssh-ed25519 AAAAC3Nza"] },
+    });
+    const repo = ghes.cluster.sources.platform.gitRepository.spec as { url: string };
+    expect(repo.url).to.equal(`ssh://git@ghe.example.com:2222/${dev.owner}/flux_platform`);
+    const secret = ghes.cluster.sources.platform.secret.stringData as Record<string, string>;
+    expect(secret.known_hosts).to.equal("[ghe.example.com]:2222 ssh-ed25519 AAAAC3Nza");
+    const fromMeta = renderStack({ ...dev, gitSsh: { host: "ghe.example.com", port: 22 } });
+    const data = fromMeta.cluster.sources.developer.secret.stringData as Record<string, string>;
+    expect(data.known_hosts).to.equal(KNOWN_HOSTS_PLACEHOLDER);
+    expect((fromMeta.cluster.sources.developer.gitRepository.spec as { url: string }).url).to.equal(
+      `ssh://git@ghe.example.com/${dev.owner}/flux_developer`,
+    );
   });
 });
 

@@ -4,7 +4,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import { startStandIn, type StandIn } from "./github-standin/server";
 import type { MinikubeCluster } from "../lib/config";
 import {
   writtenFiles,
@@ -442,6 +445,51 @@ describe("program under mocks: an existing cluster (provider: kubeconfig)", () =
     for (const p of patches) {
       const metadata = p.inputs.metadata as { annotations: Record<string, string> };
       expect(metadata.annotations["pulumi.com/patchForce"], p.name).to.equal("true");
+    }
+  });
+});
+
+describe("program under mocks: GitHub Enterprise Server, Flux already installed, no infrastructure", () => {
+  let standin: StandIn;
+  const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeHostKeyOfTheGitServerForTheTests0";
+  before(async () => {
+    standin = await startStandIn({
+      root: fs.mkdtempSync(path.join(os.tmpdir(), "standin-")),
+      sshHostKeys: [HOST_KEY],
+    });
+    await setMocks("prd", {
+      ...engineConfig("prd"),
+      "github:baseUrl": `${standin.url}/`,
+      "flux-platform:cluster": JSON.stringify({ provider: "kubeconfig", context: "kind-e2e" }),
+      "flux-platform:fluxInstall": "existing",
+      "flux-platform:fluxComponents": JSON.stringify(["source-controller", "kustomize-controller"]),
+      "flux-platform:infrastructure": JSON.stringify({ kyverno: false, reloader: false }),
+      "flux-platform:gitSsh": JSON.stringify({ host: "127.0.0.1", port: 2222 }),
+    });
+    await runProgram();
+  });
+  after(() => standin.close());
+
+  it("installs no Flux Operator, FluxInstance or infrastructure Kustomization", () => {
+    expect(byType("kubernetes:helm.sh/v3:Release")).to.deep.equal([]);
+    expect(byType("kubernetes:fluxcd.controlplane.io/v1:FluxInstance")).to.deep.equal([]);
+    expect(byType("flux-platform:index:FluxInstall")).to.deep.equal([]);
+    const ks = byType("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization").map((k) => k.name);
+    expect(ks.filter((n) => n.includes("infrastructure-kustomization"))).to.deep.equal([]);
+    expect(ks).to.have.length(6);
+  });
+
+  it("reads the repositories over the server's SSH port, trusting the host keys its /meta publishes", () => {
+    expect(standin.requests.filter((q) => q.path === "/meta")).to.have.length(1);
+    const repo = byType("kubernetes:source.toolkit.fluxcd.io/v1:GitRepository").find(
+      (r) => r.name === "platform-source-gitrepository-flux-platform",
+    )!;
+    expect((repo.inputs.spec as { url: string }).url).to.equal(
+      "ssh://git@127.0.0.1:2222/your-github-org/flux_platform",
+    );
+    for (const s of byType("kubernetes:core/v1:Secret")) {
+      const data = unwrap(s.inputs.stringData) as Record<string, string>;
+      expect(data.known_hosts).to.equal(`[127.0.0.1]:2222 ${HOST_KEY}`);
     }
   });
 });

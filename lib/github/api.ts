@@ -15,8 +15,8 @@ import type { Octokit } from "@octokit/core";
 export type GitHubClient = Octokit;
 
 export interface GitHubAccess {
-  /** Token with Contents read/write on the repositories (never logged). */
-  readonly token: string;
+  /** Token with Contents read/write on the repositories (never logged); unset: anonymous. */
+  readonly token?: string;
   /** `github:baseUrl`; unset or `https://api.github.com/` for github.com. */
   readonly baseUrl?: string;
 }
@@ -50,7 +50,7 @@ export function githubClient(access: GitHubAccess, options: ClientOptions = {}):
   const retries = options.secondaryLimitRetries ?? 5;
   const WithPlugins = Core.plugin(throttling, retry);
   const octokit = new WithPlugins({
-    auth: access.token,
+    ...(access.token ? { auth: access.token } : {}),
     baseUrl: apiBaseUrl(access.baseUrl),
     userAgent: "flux-platform",
     // No request or response bodies in logs: they carry file contents.
@@ -79,4 +79,20 @@ export function githubClient(access: GitHubAccess, options: ClientOptions = {}):
     });
   }
   return octokit as unknown as GitHubClient;
+}
+
+/**
+ * The SSH host keys a GitHub server publishes in `GET /meta` (`ssh_keys`, `<type> <base64>`
+ * each). Public on github.com and GitHub Enterprise Server: no token is sent.
+ */
+export async function publishedSshKeys(baseUrl?: string): Promise<string[]> {
+  const gh = githubClient({ baseUrl }, { minWriteIntervalMs: 0 });
+  const meta = await gh.request("GET /meta");
+  const keys = (meta.data as { ssh_keys?: string[] }).ssh_keys ?? [];
+  if (keys.length === 0) {
+    throw new Error(
+      `${apiBaseUrl(baseUrl)}/meta lists no ssh_keys; set flux-platform:gitSsh.knownHosts`,
+    );
+  }
+  return keys;
 }

@@ -81,6 +81,8 @@ export async function startStandIn(options: {
   port?: number;
   token?: string;
   host?: string;
+  /** What `GET /meta` publishes as `ssh_keys`: the SSH git server's host keys. */
+  sshHostKeys?: string[];
 }): Promise<StandIn> {
   const root = path.resolve(options.root);
   fs.mkdirSync(root, { recursive: true });
@@ -386,6 +388,16 @@ export async function startStandIn(options: {
       method === "POST" && p.endsWith("/git/trees") && Array.isArray(body.tree)
         ? (body.tree as { path?: string }[]).map((e) => String(e.path))
         : undefined;
+    // Public on GitHub: no token needed.
+    if (method === "GET" && p === "/meta") {
+      status = 200;
+      record();
+      return send(200, {
+        verifiable_password_authentication: false,
+        ssh_keys: options.sshHostKeys ?? [],
+        ssh_key_fingerprints: {},
+      });
+    }
     const auth = req.headers.authorization ?? "";
     if (options.token && auth.replace(/^(token|bearer)\s+/i, "") !== options.token) {
       status = 401;
