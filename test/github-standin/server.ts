@@ -14,6 +14,58 @@ import * as http from "node:http";
 import * as path from "node:path";
 import type { AddressInfo } from "node:net";
 import { git, gitOk, lsTree, objectType, writeTree, type NewEntry } from "./git";
+import { restRoutes } from "./rest";
+
+/** A route: method, path pattern (without `/api/v3`), handler returning [status, body]. */
+export type Route = [
+  string,
+  RegExp,
+  (
+    match: RegExpExecArray,
+    body: Record<string, unknown>,
+    query: URLSearchParams,
+  ) => Promise<[number, unknown]>,
+];
+
+/** What route modules (rest.ts) may use of the server. */
+export interface StandInContext {
+  readonly root: string;
+  readonly options: StandInOptions;
+  /** Serializes git work per repository directory. */
+  readonly locks: { run<T>(key: string, fn: () => Promise<T>): Promise<T> };
+  /** `http://127.0.0.1:<port>`, set once listening. */
+  readonly base: string;
+  repoDir(owner: string, name: string): string;
+  /** `<base>/repos/<o>/<r>` (API URLs in bodies). */
+  api(owner: string, name: string): string;
+  /** The bare repository's directory; throws 404 when there is none. */
+  existing(owner: string, name: string): string;
+  /** A bare repository with one commit (README.md) on `main`, as `auto_init` makes it. */
+  createRepo(owner: string, name: string): Promise<void>;
+  /** Author/committer environment for git commit-tree. */
+  identity(author?: { name?: string; email?: string }): Record<string, string>;
+  /** The commit a ref points at, or undefined. */
+  readRef(dir: string, ref: string): Promise<string | undefined>;
+}
+
+export interface StandInOptions {
+  readonly root: string;
+  readonly port?: number;
+  /** The only token accepted (any other: 401); unset accepts any. */
+  readonly token?: string;
+  readonly host?: string;
+  /** What `GET /meta` publishes as `ssh_keys`: the SSH git server's host keys. */
+  readonly sshHostKeys?: string[];
+  /** The account the token belongs to (`GET /user`); default `acme`. */
+  readonly user?: string;
+  /**
+   * Where the deploy keys are written as an OpenSSH authorized_keys file, each line
+   * restricted to its repository and to reading unless the key may write (rest.ts).
+   */
+  readonly authorizedKeysFile?: string;
+  /** The forced command of those lines (e2e/git-ssh-shell). */
+  readonly gitShell?: string;
+}
 
 export interface RecordedRequest {
   readonly method: string;
@@ -53,7 +105,7 @@ export interface StandIn {
 const SECONDARY_LIMIT =
   "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.";
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(
     public readonly status: number,
     message: string,
@@ -76,14 +128,7 @@ class Locks {
   }
 }
 
-export async function startStandIn(options: {
-  root: string;
-  port?: number;
-  token?: string;
-  host?: string;
-  /** What `GET /meta` publishes as `ssh_keys`: the SSH git server's host keys. */
-  sshHostKeys?: string[];
-}): Promise<StandIn> {
+export async function startStandIn(options: StandInOptions): Promise<StandIn> {
   const root = path.resolve(options.root);
   fs.mkdirSync(root, { recursive: true });
   const requests: RecordedRequest[] = [];
@@ -164,20 +209,28 @@ export async function startStandIn(options: {
     return rr.code === 0 ? rr.stdout.trim() : undefined;
   }
 
+  const ctx: StandInContext = {
+    root,
+    options,
+    locks,
+    get base() {
+      return base;
+    },
+    repoDir,
+    api,
+    existing,
+    createRepo,
+    identity,
+    readRef,
+  };
   type Handler = (
     m: RegExpExecArray,
     body: Record<string, unknown>,
     query: URLSearchParams,
   ) => Promise<[number, unknown]>;
   const routes: [string, RegExp, Handler][] = [
-    [
-      "GET",
-      /^\/repos\/([^/]+)\/([^/]+)$/,
-      async ([, o, r]) => {
-        existing(o, r);
-        return [200, repositoryJson(o, r)];
-      },
-    ],
+    // The repository, branch, key and account endpoints (the GitHub provider's) come first.
+    ...restRoutes(ctx),
     [
       "GET",
       /^\/repos\/([^/]+)\/([^/]+)\/git\/ref\/(heads\/.+)$/,
