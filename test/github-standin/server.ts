@@ -5,16 +5,26 @@
  * and the end-to-end run all talk HTTP to it, and it records every request.
  *
  * Paths work with and without GitHub Enterprise Server's `/api/v3` prefix. Control routes
- * under `/_standin/` (no auth) create repositories, inject faults and read the log.
+ * under `/_standin/` (no auth) create repositories, inject faults and read the log. The
+ * repository, branch, deploy key and account endpoints the Pulumi GitHub provider calls are
+ * in rest.ts, with the state they keep next to each bare repository.
  *
- *   tsx test/github-standin/server.ts --root <dir> [--port 0] [--token <t>]
+ *   tsx test/github-standin/server.ts --root <dir> [--port 0] [--token <t>] [--user <login>]
+ *     [--authorized-keys <file>] [--git-shell <path>]
  */
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import type { AddressInfo } from "node:net";
 import { git, gitOk, lsTree, objectType, writeTree, type NewEntry } from "./git";
-import { restRoutes } from "./rest";
+import {
+  initRepoState,
+  repositoryJson,
+  restRoutes,
+  syncAuthorizedKeys,
+  type NewRepository,
+} from "./rest";
 
 /** A route: method, path pattern (without `/api/v3`), handler returning [status, body]. */
 export type Route = [
@@ -40,8 +50,14 @@ export interface StandInContext {
   api(owner: string, name: string): string;
   /** The bare repository's directory; throws 404 when there is none. */
   existing(owner: string, name: string): string;
-  /** A bare repository with one commit (README.md) on `main`, as `auto_init` makes it. */
-  createRepo(owner: string, name: string): Promise<void>;
+  /**
+   * A bare repository (HEAD on `main`) and its settings (rest.ts, `<root>/<owner>/<name>.json`);
+   * unless `autoInit` is false, with one commit (README.md) on `main`, as `auto_init` makes
+   * it. 422 when the name is taken. Used by `POST /_standin/repos` and `POST /user/repos`.
+   */
+  createRepo(owner: string, name: string, init?: NewRepository): Promise<void>;
+  /** The JSON of a commit, as `GET /repos/{o}/{r}/git/commits/{sha}` answers it. */
+  commitJson(dir: string, owner: string, name: string, sha: string): Promise<GitCommitJson>;
   /** Author/committer environment for git commit-tree. */
   identity(author?: { name?: string; email?: string }): Record<string, string>;
   /** The commit a ref points at, or undefined. */
@@ -59,12 +75,30 @@ export interface StandInOptions {
   /** The account the token belongs to (`GET /user`); default `acme`. */
   readonly user?: string;
   /**
+   * Organizations that exist (`GET /orgs/{org}` answers 200, `POST /orgs/{org}/repos`
+   * creates). Default none: every other owner is a user account, `GET /orgs/{o}` is a 404.
+   */
+  readonly orgs?: readonly string[];
+  /**
    * Where the deploy keys are written as an OpenSSH authorized_keys file, each line
    * restricted to its repository and to reading unless the key may write (rest.ts).
    */
   readonly authorizedKeysFile?: string;
   /** The forced command of those lines (e2e/git-ssh-shell). */
   readonly gitShell?: string;
+}
+
+export interface GitCommitJson {
+  readonly sha: string;
+  readonly node_id: string;
+  readonly url: string;
+  readonly html_url: string;
+  readonly author: { name: string; email: string; date: string };
+  readonly committer: { name: string; email: string; date: string };
+  readonly message: string;
+  readonly tree: { sha: string; url: string };
+  readonly parents: { sha: string; url: string }[];
+  readonly verification: Record<string, unknown>;
 }
 
 export interface RecordedRequest {
@@ -95,8 +129,11 @@ export interface StandIn {
   readonly url: string;
   readonly root: string;
   readonly requests: RecordedRequest[];
-  /** A repository with one commit on `main` (README.md), as `auto_init` makes it. */
-  createRepo(owner: string, name: string): Promise<void>;
+  /**
+   * A repository with one commit on `main` (README.md), as `auto_init` makes it (none with
+   * `autoInit: false`); private unless `settings` say otherwise.
+   */
+  createRepo(owner: string, name: string, init?: NewRepository): Promise<void>;
   repoDir(owner: string, name: string): string;
   addFault(f: Fault): void;
   close(): Promise<void>;
@@ -109,6 +146,8 @@ export class HttpError extends Error {
   constructor(
     public readonly status: number,
     message: string,
+    /** GitHub's `errors` array of a 422 (`resource`, `code`, `field`, `message`). */
+    public readonly errors?: readonly Record<string, string>[],
   ) {
     super(message);
   }
@@ -139,18 +178,41 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
   const repoDir = (owner: string, name: string) => path.join(root, owner, `${name}.git`);
   const api = (o: string, r: string) => `${base}/repos/${o}/${r}`;
 
-  async function createRepo(owner: string, name: string): Promise<void> {
+  async function createRepo(owner: string, name: string, init: NewRepository = {}): Promise<void> {
     const dir = repoDir(owner, name);
-    if (fs.existsSync(dir)) throw new HttpError(422, "Repository creation failed.");
-    fs.mkdirSync(dir, { recursive: true });
-    await gitOk(dir, ["init", "--bare", "--initial-branch=main", "."]);
-    const tree = await writeTree(dir, undefined, [
-      { path: "README.md", mode: "100644", content: `# ${name}\n` },
-    ]);
-    const commit = (
-      await gitOk(dir, ["commit-tree", tree, "-m", "Initial commit"], { env: identity() })
-    ).trim();
-    await gitOk(dir, ["update-ref", "refs/heads/main", commit]);
+    const taken = () =>
+      new HttpError(422, "Repository creation failed.", [
+        {
+          resource: "Repository",
+          code: "custom",
+          field: "name",
+          message: "name already exists on this account",
+        },
+      ]);
+    // GitHub's names are case-insensitive: `Foo` is taken when `foo` exists.
+    const ownerDir = path.dirname(dir);
+    fs.mkdirSync(ownerDir, { recursive: true });
+    const lower = `${name}.git`.toLowerCase();
+    if (fs.readdirSync(ownerDir).some((f) => f.toLowerCase() === lower)) throw taken();
+    try {
+      fs.mkdirSync(dir); // not recursive: of two concurrent creates, one gets EEXIST
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") throw taken();
+      throw err;
+    }
+    await locks.run(dir, async () => {
+      await gitOk(dir, ["init", "--bare", "--initial-branch=main", "."]);
+      if (init.autoInit !== false) {
+        const tree = await writeTree(dir, undefined, [
+          { path: "README.md", mode: "100644", content: `# ${name}\n` },
+        ]);
+        const commit = (
+          await gitOk(dir, ["commit-tree", tree, "-m", "Initial commit"], { env: identity() })
+        ).trim();
+        await gitOk(dir, ["update-ref", "refs/heads/main", commit]);
+      }
+      await initRepoState(ctx, owner, name, init.settings);
+    });
   }
 
   function identity(author?: { name?: string; email?: string }): Record<string, string> {
@@ -170,7 +232,12 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
     return dir;
   }
 
-  async function commitJson(dir: string, o: string, r: string, sha: string) {
+  async function commitJson(
+    dir: string,
+    o: string,
+    r: string,
+    sha: string,
+  ): Promise<GitCommitJson> {
     const raw = await gitOk(dir, ["cat-file", "commit", sha]);
     const [head, ...msg] = raw.split("\n\n");
     const fields = head.split("\n");
@@ -220,6 +287,7 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
     api,
     existing,
     createRepo,
+    commitJson,
     identity,
     readRef,
   };
@@ -379,21 +447,6 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
     ],
   ];
 
-  function repositoryJson(o: string, r: string) {
-    return {
-      id: Math.abs(hash(`${o}/${r}`)),
-      node_id: `R_${Buffer.from(`${o}/${r}`).toString("base64")}`,
-      name: r,
-      full_name: `${o}/${r}`,
-      owner: { login: o, type: "User" },
-      private: true,
-      visibility: "private",
-      default_branch: "main",
-      html_url: `${base}/${o}/${r}`,
-      url: api(o, r),
-    };
-  }
-
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://standin");
     const method = req.method ?? "GET";
@@ -407,9 +460,15 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
 
     if (url.pathname.startsWith("/_standin/")) {
       if (method === "POST" && url.pathname === "/_standin/repos") {
-        const b = JSON.parse(text) as { owner: string; name: string };
-        await createRepo(b.owner, b.name);
-        return send(201, repositoryJson(b.owner, b.name));
+        // { owner, name, autoInit?, settings? }: settings as `PATCH /repos/{o}/{r}` takes them.
+        const b = JSON.parse(text) as { owner: string; name: string } & NewRepository;
+        try {
+          await createRepo(b.owner, b.name, { autoInit: b.autoInit, settings: b.settings });
+        } catch (err) {
+          if (!(err instanceof HttpError)) throw err;
+          return send(err.status, { message: err.message, errors: err.errors });
+        }
+        return send(201, await repositoryJson(ctx, b.owner, b.name));
       }
       if (method === "GET" && url.pathname === "/_standin/requests") return send(200, requests);
       if (method === "DELETE" && url.pathname === "/_standin/requests") {
@@ -482,15 +541,32 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
       if (!match) continue;
       try {
         const [s, out] = await fn(match, body, url.searchParams);
+        // GitHub's conditional requests: an ETag on every answer with a body, and a GET that
+        // names it in If-None-Match gets 304 and no body while the resource is unchanged.
+        const headers: Record<string, string> = {};
+        if ((s === 200 || s === 201) && out !== undefined) {
+          const digest = crypto.createHash("sha256").update(JSON.stringify(out)).digest("hex");
+          headers.etag = `W/"${digest}"`;
+          const asked = (req.headers["if-none-match"] ?? "")
+            .split(",")
+            .map((t) => t.trim().replace(/^W\//, ""));
+          if (method === "GET" && asked.includes(`"${digest}"`)) {
+            status = 304;
+            record({ treePaths });
+            res.writeHead(304, headers);
+            return void res.end();
+          }
+        }
         status = s;
         record({ treePaths });
-        return send(s, out);
+        return send(s, out, headers);
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
         status = err.status;
         record({ treePaths });
         return send(err.status, {
           message: err.message,
+          ...(err.errors ? { errors: err.errors } : {}),
           documentation_url: "https://docs.github.com/rest",
           status: String(err.status),
         });
@@ -512,6 +588,8 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
   );
   const { port } = server.address() as AddressInfo;
   base = `http://${options.host ?? "127.0.0.1"}:${port}`;
+  // The deploy keys of the repositories already under root (a restarted stand-in).
+  await syncAuthorizedKeys(ctx);
 
   return {
     url: base,
@@ -520,14 +598,12 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
     createRepo,
     repoDir,
     addFault: (f) => faults.push(f),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
-}
-
-function hash(s: string): number {
-  let h = 0;
-  for (const c of s) h = (h * 31 + c.charCodeAt(0)) | 0;
-  return h;
 }
 
 /** CLI: run the stand-in until killed; prints its URL on the first line. */
@@ -539,10 +615,19 @@ if (require.main === module) {
   };
   const root = arg("root");
   if (!root) {
-    console.error("usage: tsx test/github-standin/server.ts --root <dir> [--port 0] [--token <t>]");
+    console.error(
+      "usage: tsx test/github-standin/server.ts --root <dir> [--port 0] [--token <t>] [--user <login>] [--authorized-keys <file>] [--git-shell <path>]",
+    );
     process.exit(2);
   }
-  void startStandIn({ root, port: Number(arg("port") ?? 0), token: arg("token") }).then((s) => {
+  void startStandIn({
+    root,
+    port: Number(arg("port") ?? 0),
+    token: arg("token"),
+    user: arg("user"),
+    authorizedKeysFile: arg("authorized-keys"),
+    gitShell: arg("git-shell"),
+  }).then((s) => {
     console.log(s.url);
   });
 }

@@ -1,0 +1,293 @@
+/**
+ * Local infrastructure for the end-to-end run, all on loopback and all stopped afterwards:
+ * a Kubernetes control plane (kwokctl, binary runtime, one fake node), Flux's CRDs and
+ * controllers as host processes, an OpenSSH git server whose only keys are the deploy keys
+ * the program registers, and the GitHub stand-in reached as GitHub Enterprise Server.
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { startStandIn, type StandIn } from "../test/github-standin/server";
+import { freePort, run, runSync, startProcess, waitFor } from "./procs";
+
+export const REPO_ROOT = path.resolve(__dirname, "..");
+
+export interface Toolchain {
+  /** The cache folder of this toolchain version (`<root>/<key>`). */
+  readonly dir: string;
+  readonly bin: string;
+  readonly crds: string;
+  /** Where reports and runs go: next to the toolchain. */
+  readonly root: string;
+}
+
+/** The toolchain `npm run e2e:toolchain` built for the pins in e2e/toolchain/versions.env. */
+export function findToolchain(): Toolchain {
+  const root =
+    process.env.FLUX_PLATFORM_TOOLCHAIN_DIR ??
+    path.join(os.homedir(), ".cache/flux-platform/toolchain");
+  const manifest = fs.readFileSync(path.join(REPO_ROOT, "e2e/toolchain/versions.env"));
+  const key = createHash("sha256").update(manifest).digest("hex").slice(0, 12);
+  // FLUX_PLATFORM_TOOLCHAIN: one toolchain folder to use as it is (a build of other pins).
+  const dir = process.env.FLUX_PLATFORM_TOOLCHAIN ?? path.join(root, key);
+  return { dir, bin: path.join(dir, "bin"), crds: path.join(dir, "crds"), root };
+}
+
+/** Binaries the run needs; a missing one means the toolchain is not (fully) built. */
+export const REQUIRED_BINARIES = [
+  "pulumi",
+  "pulumi-language-nodejs",
+  "pulumi-resource-pulumi-nodejs",
+  "pulumi-resource-kubernetes",
+  "pulumi-resource-github",
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "kwok",
+  "kwokctl",
+  "kubectl",
+  "source-controller",
+  "kustomize-controller",
+];
+
+export function missingBinaries(t: Toolchain): string[] {
+  return REQUIRED_BINARIES.filter((b) => !fs.existsSync(path.join(t.bin, b)));
+}
+
+export interface Infra {
+  readonly runDir: string;
+  readonly kubeconfig: string;
+  readonly context: string;
+  readonly standin: StandIn;
+  readonly token: string;
+  readonly owner: string;
+  readonly sshPort: number;
+  /** kubectl with the run's kubeconfig. */
+  kubectl(
+    args: string[],
+    input?: string,
+  ): Promise<{ status: number; stdout: string; stderr: string }>;
+  kubectlJson<T = { items: Record<string, unknown>[] }>(args: string[]): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/** The OpenSSH server: user `git`, forced commands per deploy key (e2e/git-ssh-shell). */
+async function startSshd(
+  runDir: string,
+  standinRoot: string,
+): Promise<{ port: number; hostKey: string; authorizedKeys: string; gitShell: string }> {
+  const dir = path.join(runDir, "ssh");
+  fs.mkdirSync(dir, { recursive: true });
+  const hostKey = path.join(dir, "host_ed25519");
+  runSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+  const authorizedKeys = path.join(dir, "authorized_keys");
+  // The forced command, where `git` can run it whatever the checkout's permissions.
+  const gitShell = path.join(dir, "git-ssh-shell");
+  fs.copyFileSync(path.join(REPO_ROOT, "e2e/git-ssh-shell"), gitShell);
+  fs.chmodSync(gitShell, 0o755);
+  fs.writeFileSync(authorizedKeys, "");
+  if (spawnUser("git") === false) {
+    throw new Error(
+      "the SSH git server logs in as user `git`, which does not exist and cannot be created here (run as root once, or `useradd -m -s /bin/bash git`)",
+    );
+  }
+  fs.mkdirSync("/run/sshd", { recursive: true });
+  const port = await freePort();
+  const config = path.join(dir, "sshd_config");
+  fs.writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      "ListenAddress 127.0.0.1",
+      `HostKey ${hostKey}`,
+      `PidFile ${path.join(dir, "sshd.pid")}`,
+      `AuthorizedKeysFile ${authorizedKeys}`,
+      "AllowUsers git",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "UsePAM no",
+      // The run's files live under a temp dir that is not owned by `git`.
+      "StrictModes no",
+      "PermitRootLogin no",
+      "LogLevel VERBOSE",
+      "",
+    ].join("\n"),
+  );
+  const sshd = fs.existsSync("/usr/sbin/sshd") ? "/usr/sbin/sshd" : "sshd";
+  startProcess("sshd", sshd, ["-D", "-e", "-f", config], { log: path.join(runDir, "sshd.log") });
+  await waitFor(
+    "sshd to listen",
+    async () => {
+      const r = await run("ssh-keyscan", ["-p", String(port), "-t", "ed25519", "127.0.0.1"]);
+      return r.stdout.includes("ssh-ed25519") ? true : undefined;
+    },
+    20_000,
+    300,
+  );
+  // The bare repositories must be readable by `git`.
+  fs.chmodSync(standinRoot, 0o755);
+  return {
+    port,
+    hostKey: fs.readFileSync(`${hostKey}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" "),
+    authorizedKeys,
+    gitShell,
+  };
+}
+
+/** Ensures a login user exists for sshd (not locked: sshd refuses locked accounts). */
+function spawnUser(name: string): boolean {
+  try {
+    runSync("id", ["-u", name]);
+  } catch {
+    if (process.getuid?.() !== 0) return false;
+    runSync("useradd", ["--system", "--create-home", "--shell", "/bin/bash", name]);
+  }
+  if (process.getuid?.() === 0) runSync("usermod", ["-p", "*", name]);
+  return true;
+}
+
+/**
+ * Starts everything; each part registers how to stop it in `stops` as soon as it runs, so a
+ * failure half-way still leaves nothing behind (the runner runs `stops` in reverse).
+ */
+export async function startInfra(
+  t: Toolchain,
+  runDir: string,
+  stops: (() => Promise<void>)[],
+): Promise<Infra> {
+  const env = { ...process.env, PATH: `${t.bin}:${process.env.PATH}` };
+  const token = `ghp_e2e_${Math.random().toString(36).slice(2)}`;
+  const owner = "acme";
+
+  // GitHub stand-in + SSH git server over the same bare repositories.
+  const standinRoot = path.join(runDir, "github");
+  fs.mkdirSync(standinRoot, { recursive: true });
+  const ssh = await startSshd(runDir, standinRoot);
+  const standin = await startStandIn({
+    root: standinRoot,
+    token,
+    user: owner,
+    sshHostKeys: [ssh.hostKey],
+    authorizedKeysFile: ssh.authorizedKeys,
+    gitShell: ssh.gitShell,
+  });
+  stops.push(() => standin.close());
+
+  // Kubernetes: kwokctl with the built binaries and one fake node.
+  const name = "e2e";
+  const kwokEnv = { ...env, KWOK_WORKDIR: path.join(runDir, "kwok") };
+  const kubeconfig = path.join(runDir, "kubeconfig");
+  const b = (x: string) => path.join(t.bin, x);
+  const created = await run(
+    b("kwokctl"),
+    [
+      "create",
+      "cluster",
+      "--name",
+      name,
+      "--runtime",
+      "binary",
+      "--kube-apiserver-binary",
+      b("kube-apiserver"),
+      "--kube-controller-manager-binary",
+      b("kube-controller-manager"),
+      "--kube-scheduler-binary",
+      b("kube-scheduler"),
+      "--etcd-binary",
+      b("etcd"),
+      "--kwok-controller-binary",
+      b("kwok"),
+      "--kubeconfig",
+      kubeconfig,
+      "--wait",
+      "2m",
+    ],
+    { env: kwokEnv, log: path.join(runDir, "kwokctl.log") },
+  );
+  stops.push(async () => {
+    await run(b("kwokctl"), ["delete", "cluster", "--name", name], {
+      env: kwokEnv,
+      log: path.join(runDir, "kwokctl.log"),
+    });
+  });
+  if (created.status !== 0)
+    throw new Error(`kwokctl create cluster failed: ${created.stderr.slice(-2000)}`);
+  await run(b("kwokctl"), ["scale", "node", "--replicas", "1", "--name", name], {
+    env: kwokEnv,
+    log: path.join(runDir, "kwokctl.log"),
+  });
+
+  const kubectl = (args: string[], input?: string) =>
+    run(b("kubectl"), ["--kubeconfig", kubeconfig, ...args], { env, input });
+  const kubectlJson = async <T>(args: string[]): Promise<T> => {
+    const r = await kubectl([...args, "-o", "json"]);
+    if (r.status !== 0) throw new Error(`kubectl ${args.join(" ")}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  };
+
+  // Flux as a platform team finds it on a managed cluster: its namespace, CRDs and controllers.
+  const crds = fs.realpathSync(t.crds);
+  const files = fs
+    .readdirSync(crds)
+    .filter((f) => f.endsWith(".yaml"))
+    .flatMap((f) => ["-f", path.join(crds, f)]);
+  const applied = await kubectl(["apply", "--server-side", ...files]);
+  if (applied.status !== 0) throw new Error(`applying Flux CRDs failed: ${applied.stderr}`);
+  await kubectl(["create", "namespace", "flux-system"]);
+  await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"]);
+  const fluxEnv = { ...env, KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: "flux-system" };
+  const storage = await freePort();
+  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  fs.mkdirSync(path.join(runDir, "flux-storage"), { recursive: true });
+  startProcess(
+    "source-controller",
+    b("source-controller"),
+    [
+      `--storage-path=${path.join(runDir, "flux-storage")}`,
+      `--storage-addr=127.0.0.1:${storage}`,
+      `--storage-adv-addr=127.0.0.1:${storage}`,
+      `--metrics-addr=127.0.0.1:${ports[0]}`,
+      `--health-addr=127.0.0.1:${ports[1]}`,
+      "--log-level=debug",
+    ],
+    { env: fluxEnv, log: path.join(runDir, "source-controller.log") },
+  );
+  startProcess(
+    "kustomize-controller",
+    b("kustomize-controller"),
+    [
+      `--metrics-addr=127.0.0.1:${ports[2]}`,
+      `--health-addr=127.0.0.1:${ports[3]}`,
+      "--log-level=debug",
+    ],
+    { env: fluxEnv, log: path.join(runDir, "kustomize-controller.log") },
+  );
+  for (const p of [ports[1], ports[3]]) {
+    await waitFor(
+      `a Flux controller's health endpoint on ${p}`,
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${p}/readyz`).catch(() => undefined);
+        return r?.ok ? true : undefined;
+      },
+      60_000,
+      500,
+    );
+  }
+
+  return {
+    runDir,
+    kubeconfig,
+    context: `kwok-${name}`,
+    standin,
+    token,
+    owner,
+    sshPort: ssh.port,
+    kubectl,
+    kubectlJson,
+    async stop() {
+      while (stops.length > 0) await stops.pop()!().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * Processes and small waits for the end-to-end run: every process it starts is recorded so
+ * the runner can stop all of them, whatever happened.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+
+export interface RunResult {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly seconds: number;
+}
+
+const started: { name: string; child: ChildProcess }[] = [];
+
+/** Starts a long-running process with its output in `log`. */
+export function startProcess(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; log: string; cwd?: string },
+): ChildProcess {
+  const out = fs.openSync(options.log, "a");
+  const child = spawn(command, args, {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    stdio: ["ignore", out, out],
+  });
+  fs.closeSync(out);
+  child.on("exit", (code, signal) => {
+    fs.appendFileSync(options.log, `\n[e2e] ${name} exited: code ${code} signal ${signal}\n`);
+  });
+  started.push({ name, child });
+  return child;
+}
+
+/** Stops every started process: SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopAll(graceMs = 5000): Promise<void> {
+  const alive = started.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
+  for (const p of alive) p.child.kill("SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (
+    Date.now() < deadline &&
+    alive.some((p) => p.child.exitCode === null && p.child.signalCode === null)
+  ) {
+    await sleep(100);
+  }
+  for (const p of alive) {
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
+  }
+  started.length = 0;
+}
+
+/** Runs a command to completion (async, so the in-process GitHub stand-in keeps serving). */
+export function run(
+  command: string,
+  args: readonly string[],
+  options: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    input?: string;
+    log?: string;
+    timeoutMs?: number;
+  } = {},
+): Promise<RunResult> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = options.timeoutMs
+      ? setTimeout(() => child.kill("SIGKILL"), options.timeoutMs)
+      : undefined;
+    child.on("close", (code) => {
+      if (timer) clearTimeout(timer);
+      if (options.log) {
+        fs.appendFileSync(
+          options.log,
+          `\n$ ${command} ${args.join(" ")}\n[exit ${code}]\n${stdout}${stderr ? `\n[stderr]\n${stderr}` : ""}\n`,
+        );
+      }
+      resolve({ status: code ?? -1, stdout, stderr, seconds: (Date.now() - t0) / 1000 });
+    });
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+export function runSync(command: string, args: readonly string[], env?: NodeJS.ProcessEnv): string {
+  const r = spawnSync(command, args, { encoding: "utf8", env: env ?? process.env });
+  if (r.status !== 0) {
+    throw new Error(`${command} ${args.join(" ")} failed (${r.status}): ${r.stderr || r.stdout}`);
+  }
+  return r.stdout;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  intervalMs = 1000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? `: ${String(last)}` : ""}`,
+      );
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,87 @@
+/**
+ * The real Pulumi CLI on the program, offline: a file backend, no update check, no plugin
+ * downloads (every plugin comes from the toolchain on PATH), a PULUMI_HOME of the run's own.
+ * The program is copied into the run's folder with the repository's node_modules linked, so
+ * the stack's config file and state never land in the repository.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { stringify } from "yaml";
+import { REPO_ROOT, type Toolchain } from "./infra";
+import { run, type RunResult } from "./procs";
+
+const PROGRAM_FILES = [
+  "Pulumi.yaml",
+  "package.json",
+  "tsconfig.json",
+  "index.ts",
+  "lib",
+  "components",
+];
+
+export interface Stack {
+  readonly name: string;
+  readonly dir: string;
+  pulumi(args: string[], timeoutMs?: number): Promise<RunResult>;
+}
+
+export async function createStack(
+  t: Toolchain,
+  runDir: string,
+  name: string,
+  config: Record<string, unknown>,
+  secrets: Record<string, string>,
+  extraEnv: Record<string, string>,
+): Promise<Stack> {
+  const dir = path.join(runDir, "program");
+  if (!fs.existsSync(dir)) {
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of PROGRAM_FILES) {
+      fs.cpSync(path.join(REPO_ROOT, f), path.join(dir, f), { recursive: true });
+    }
+    fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  }
+  const state = path.join(runDir, "state");
+  fs.mkdirSync(state, { recursive: true });
+  const node = path.dirname(process.execPath);
+  const env = {
+    ...process.env,
+    ...extraEnv,
+    PATH: `${t.bin}:${node}:${process.env.PATH}`,
+    PULUMI_HOME: path.join(runDir, "pulumi-home"),
+    PULUMI_BACKEND_URL: `file://${state}`,
+    PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+    // The GitHub token reaches the program only through secret config.
+    GITHUB_TOKEN: "",
+  };
+  const log = path.join(runDir, `pulumi-${name}.log`);
+  const pulumi = (args: string[], timeoutMs = 20 * 60_000) =>
+    run("pulumi", [...args, "--stack", name, "--non-interactive", "--color", "never"], {
+      env,
+      cwd: dir,
+      log,
+      timeoutMs,
+    });
+  fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify({ config }));
+  const init = await run("pulumi", ["stack", "init", name, "--non-interactive"], {
+    env,
+    cwd: dir,
+    log,
+  });
+  if (init.status !== 0 && !/already exists/.test(init.stderr)) {
+    throw new Error(`pulumi stack init ${name}: ${init.stderr}`);
+  }
+  for (const [k, v] of Object.entries(secrets)) {
+    // The value goes on stdin: never in a process list or the run's log.
+    const r = await run(
+      "pulumi",
+      ["config", "set", "--secret", k, "--stack", name, "--non-interactive"],
+      { env, cwd: dir, log, input: v },
+    );
+    if (r.status !== 0) throw new Error(`pulumi config set ${k}: ${r.stderr}`);
+  }
+  return { name, dir, pulumi };
+}

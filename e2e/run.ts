@@ -1,0 +1,147 @@
+/**
+ * npm run e2e: the real Pulumi engine and providers run the program against a real
+ * Kubernetes API server, Flux controllers and a local GitHub (see README "End-to-end run").
+ * Every step is asserted and timed; the run ends with `N passed, M failed` and writes a JSON
+ * report next to the toolchain. Everything it starts is stopped before it exits.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { findToolchain, missingBinaries, startInfra, type Infra, type Toolchain } from "./infra";
+import { stopAll } from "./procs";
+import { createStack, type Stack } from "./pulumi";
+import { checks, type Step } from "./scenario";
+
+interface StepResult {
+  name: string;
+  ok: boolean;
+  seconds: number;
+  detail?: string;
+}
+
+async function main(): Promise<number> {
+  const t: Toolchain = findToolchain();
+  const missing = missingBinaries(t);
+  if (missing.length > 0) {
+    console.error(
+      `e2e: the toolchain in ${t.dir} lacks ${missing.join(", ")}: run \`npm run e2e:toolchain\` first (one to two hours cold)`,
+    );
+    return 2;
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  // Under the temp dir, not the (often private) cache: the SSH server's user `git` must
+  // reach the authorized keys and the bare repositories.
+  const runDir = path.join(os.tmpdir(), `flux-platform-e2e-${stamp}`);
+  fs.mkdirSync(runDir, { recursive: true, mode: 0o755 });
+  console.log(`e2e: run folder ${runDir}`);
+  const results: StepResult[] = [];
+  let infra: Infra | undefined;
+  const stops: (() => Promise<void>)[] = [];
+  const started = Date.now();
+  const onSignal = async () => {
+    while (stops.length > 0) await stops.pop()!().catch(() => undefined);
+    await stopAll();
+    process.exit(130);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const setup = Date.now();
+    infra = await startInfra(t, runDir, stops);
+    results.push({ name: "infrastructure up", ok: true, seconds: (Date.now() - setup) / 1000 });
+    console.log(`ok   infrastructure up (${results[0].seconds.toFixed(1)}s)`);
+    const stack: Stack = await createStack(
+      t,
+      runDir,
+      "e2e",
+      stackConfig(infra),
+      { "github:token": infra.token },
+      { KUBECONFIG: infra.kubeconfig },
+    );
+    for (const step of checks(infra, stack)) {
+      const r = await runStep(step);
+      results.push(r);
+      if (!r.ok && step.critical) break;
+    }
+  } catch (err) {
+    results.push({ name: "setup", ok: false, seconds: 0, detail: String(err) });
+    console.log(`FAIL setup: ${String(err)}`);
+  } finally {
+    const requests = infra?.standin.requests ?? [];
+    while (stops.length > 0) await stops.pop()!().catch(() => undefined);
+    await stopAll();
+    const passed = results.filter((r) => r.ok).length;
+    const failed = results.length - passed;
+    const report = {
+      started: new Date(started).toISOString(),
+      seconds: (Date.now() - started) / 1000,
+      runDir,
+      toolchain: t.dir,
+      steps: results,
+      githubRequests: countRequests(requests),
+      passed,
+      failed,
+    };
+    const json = JSON.stringify(report, null, 2);
+    fs.writeFileSync(path.join(runDir, "report.json"), json);
+    fs.mkdirSync(path.join(t.root, "e2e-reports"), { recursive: true });
+    fs.writeFileSync(path.join(t.root, "e2e-reports", `${stamp}.json`), json);
+    fs.writeFileSync(path.join(t.root, "e2e-report.json"), json);
+    console.log(`report: ${path.join(t.root, "e2e-report.json")}`);
+    console.log(`${passed} passed, ${failed} failed`);
+    process.exitCode = failed === 0 ? 0 : 1;
+  }
+  return process.exitCode as number;
+}
+
+async function runStep(step: Step): Promise<StepResult> {
+  const t0 = Date.now();
+  try {
+    const detail = await step.run();
+    const seconds = (Date.now() - t0) / 1000;
+    console.log(`ok   ${step.name} (${seconds.toFixed(1)}s)${detail ? `: ${detail}` : ""}`);
+    return { name: step.name, ok: true, seconds, ...(detail ? { detail } : {}) };
+  } catch (err) {
+    const seconds = (Date.now() - t0) / 1000;
+    const detail = err instanceof Error ? err.message : String(err);
+    console.log(`FAIL ${step.name} (${seconds.toFixed(1)}s): ${detail}`);
+    return { name: step.name, ok: false, seconds, detail };
+  }
+}
+
+/** The e2e stack: an existing (kubeconfig) cluster where Flux runs, GitHub as GHES. */
+function stackConfig(infra: Infra): Record<string, unknown> {
+  const podinfo = { image: "ghcr.io/stefanprodan/podinfo", tag: "6.15.0", port: 9898, replicas: 1 };
+  return {
+    "github:owner": infra.owner,
+    "github:baseUrl": `${infra.standin.url}/`,
+    "flux-platform:environment": "e2e",
+    "flux-platform:syncInterval": "10s",
+    "flux-platform:cluster": { provider: "kubeconfig", context: infra.context },
+    // Flux runs as host processes (no operator: its chart and images cannot be had here).
+    "flux-platform:fluxInstall": "existing",
+    "flux-platform:fluxComponents": ["source-controller", "kustomize-controller"],
+    // Kyverno's images cannot be had here; Reloader is not built (its module is not served).
+    "flux-platform:infrastructure": { kyverno: false, reloader: false },
+    "flux-platform:gitSsh": { host: "127.0.0.1", port: infra.sshPort },
+    "flux-platform:services": { beetle: podinfo, sonar: podinfo, tiger: podinfo },
+  };
+}
+
+/** GitHub requests by kind: `METHOD /route/with/{placeholders} status`. */
+function countRequests(requests: readonly { method: string; path: string; status: number }[]) {
+  const out: Record<string, number> = {};
+  for (const q of requests) {
+    const route = q.path
+      .replace(/^\/repos\/[^/]+\/[^/]+/, "/repos/{o}/{r}")
+      .replace(/\/git\/(commits|trees|blobs)\/[0-9a-f]{40}/, "/git/$1/{sha}")
+      .replace(/\/keys\/\d+/, "/keys/{id}")
+      .replace(/\/orgs\/[^/]+/, "/orgs/{o}")
+      .replace(/\/branches\/[^/]+/, "/branches/{b}");
+    const key = `${q.method} ${route} ${q.status}`;
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
+
+void main().then((code) => process.exit(code));

@@ -1,0 +1,239 @@
+/**
+ * The first end-to-end scenario: up, what Flux made of it, a no-op preview, destroy, and
+ * up again. Each step throws with what it saw when an assertion fails.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Infra } from "./infra";
+import type { Stack } from "./pulumi";
+import { run, waitFor } from "./procs";
+
+export interface Step {
+  readonly name: string;
+  /** When it fails, the steps after it cannot mean anything: stop. */
+  readonly critical?: boolean;
+  /** Returns a short detail for the report, or throws. */
+  run(): Promise<string | void>;
+}
+
+const SERVICES = ["beetle", "sonar", "tiger"];
+const APP_NAMESPACE = "apps";
+const DESTROY_BOUND_SECONDS = 300;
+
+type Obj = {
+  metadata: { name: string; namespace?: string; deletionTimestamp?: string };
+  status?: {
+    phase?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  };
+};
+
+function tail(text: string, lines = 25): string {
+  return text.trim().split("\n").slice(-lines).join("\n");
+}
+
+async function pulumiOk(stack: Stack, args: string[]): Promise<number> {
+  const r = await stack.pulumi(args);
+  if (r.status !== 0) {
+    throw new Error(
+      `pulumi ${args.join(" ")} exited ${r.status}:\n${tail(r.stdout)}\n${tail(r.stderr)}`,
+    );
+  }
+  return r.seconds;
+}
+
+const ready = (o: Obj) => o.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+
+async function kustomizationsReady(infra: Infra): Promise<string> {
+  const expected = SERVICES.flatMap((s) => [`config-${s}`, `app-${s}`]);
+  const list = await waitFor(
+    "every Flux Kustomization to be Ready",
+    async () => {
+      const ks = (
+        await infra.kubectlJson<{ items: Obj[] }>(["-n", "flux-system", "get", "kustomizations"])
+      ).items;
+      const names = ks.map((k) => k.metadata.name).sort();
+      if (names.join() !== [...expected].sort().join()) return undefined;
+      return ks.every(ready) ? ks : undefined;
+    },
+    180_000,
+    2000,
+  ).catch(async (err: Error) => {
+    const ks = await infra.kubectl(["-n", "flux-system", "get", "kustomizations,gitrepositories"]);
+    throw new Error(`${err.message}\n${ks.stdout}${ks.stderr}`);
+  });
+  return `${list.length} Kustomizations Ready`;
+}
+
+async function servicesRunning(infra: Infra): Promise<string> {
+  return waitFor(
+    "each service's ConfigMap, Service and an Available Deployment",
+    async () => {
+      for (const s of SERVICES) {
+        await infra.kubectlJson(["-n", APP_NAMESPACE, "get", "configmap", `${s}-config`]);
+        await infra.kubectlJson(["-n", APP_NAMESPACE, "get", "service", s]);
+        const d = await infra.kubectlJson<Obj>(["-n", APP_NAMESPACE, "get", "deployment", s]);
+        const available = d.status?.conditions?.find((c) => c.type === "Available");
+        if (available?.status !== "True") return undefined;
+      }
+      return `${SERVICES.length} services: ConfigMap, Service, Deployment Available`;
+    },
+    120_000,
+    2000,
+  );
+}
+
+/** git over the SSH server with one private key; returns the exit status and stderr. */
+async function gitWithKey(infra: Infra, key: string, args: string[], cwd?: string) {
+  const dir = fs.mkdtempSync(path.join(infra.runDir, "key-"));
+  const file = path.join(dir, "id");
+  fs.writeFileSync(file, key.endsWith("\n") ? key : `${key}\n`, { mode: 0o600 });
+  const ssh = `ssh -i ${file} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes`;
+  return run("git", args, { env: { ...process.env, GIT_SSH_COMMAND: ssh }, cwd });
+}
+
+async function deployKeysAreTheOnlyAccess(infra: Infra): Promise<string> {
+  const secret = await infra.kubectlJson<{ data: Record<string, string> }>([
+    "-n",
+    "flux-system",
+    "get",
+    "secret",
+    "flux-platform-deploy-key",
+  ]);
+  const identity = Buffer.from(secret.data.identity, "base64").toString();
+  const url = `ssh://git@127.0.0.1:${infra.sshPort}/${infra.owner}/flux_platform`;
+  const ls = await gitWithKey(infra, identity, ["ls-remote", url, "refs/heads/main"]);
+  if (ls.status !== 0 || !/refs\/heads\/main/.test(ls.stdout)) {
+    throw new Error(`the platform deploy key cannot read its repository: ${ls.stderr}`);
+  }
+  const other = await gitWithKey(infra, identity, [
+    "ls-remote",
+    `ssh://git@127.0.0.1:${infra.sshPort}/${infra.owner}/flux_developer`,
+  ]);
+  if (other.status === 0) throw new Error("the platform deploy key reads the developer repository");
+  const work = fs.mkdtempSync(path.join(infra.runDir, "clone-"));
+  const clone = await gitWithKey(infra, identity, ["clone", "-q", url, work]);
+  if (clone.status !== 0) throw new Error(`clone with the deploy key failed: ${clone.stderr}`);
+  await run("git", [
+    "-C",
+    work,
+    "-c",
+    "user.name=x",
+    "-c",
+    "user.email=x@example.com",
+    "commit",
+    "-q",
+    "--allow-empty",
+    "-m",
+    "should not land",
+  ]);
+  const push = await gitWithKey(infra, identity, ["push", "-q", "origin", "HEAD:main"], work);
+  if (push.status === 0) throw new Error("a read-only deploy key pushed to the repository");
+  const stranger = fs.readFileSync(path.join(infra.runDir, "ssh", "host_ed25519"), "utf8");
+  const foreign = await gitWithKey(infra, stranger, ["ls-remote", url]);
+  if (foreign.status === 0) throw new Error("a key that is no deploy key reads the repository");
+  return "deploy key reads its own repo only; push refused; unknown key refused";
+}
+
+async function noNamespaceTerminating(infra: Infra): Promise<string> {
+  return waitFor(
+    "no namespace in Terminating",
+    async () => {
+      const ns = (await infra.kubectlJson<{ items: Obj[] }>(["get", "namespaces"])).items;
+      const stuck = ns.filter((n) => n.status?.phase === "Terminating");
+      return stuck.length === 0 ? `${ns.length} namespaces, none Terminating` : undefined;
+    },
+    60_000,
+    2000,
+  );
+}
+
+async function reposKeptKeysRevoked(infra: Infra): Promise<string> {
+  const out: string[] = [];
+  for (const repo of ["flux_platform", "flux_developer"]) {
+    const dir = infra.standin.repoDir(infra.owner, repo);
+    if (!fs.existsSync(dir)) throw new Error(`${repo} is gone from the GitHub stand-in`);
+    const count = await run("git", ["-C", dir, "rev-list", "--count", "main"]);
+    out.push(`${repo}: ${count.stdout.trim()} commits`);
+  }
+  const keys = fs.readFileSync(path.join(infra.runDir, "ssh", "authorized_keys"), "utf8").trim();
+  if (keys !== "") throw new Error(`deploy keys still registered after destroy:\n${keys}`);
+  return `${out.join(", ")}; no deploy key left`;
+}
+
+/** The stack's state file: the GitHub token and the deploy keys only as ciphertext. */
+async function stateHasNoPlainSecret(infra: Infra, stack: Stack): Promise<string> {
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (p.includes(`${path.sep}stacks${path.sep}`) && p.endsWith(`${stack.name}.json`))
+        files.push(p);
+    }
+  };
+  walk(path.join(infra.runDir, "state"));
+  if (files.length === 0) throw new Error("no state file found");
+  const text = fs.readFileSync(files[0], "utf8");
+  const leaks = [
+    [infra.token, "the GitHub token"],
+    // Every OpenSSH private key's body starts with base64("openssh-key-v1\0"); the
+    // serialized key-pair provider's code carries only the PEM armour, not this.
+    ["b3BlbnNzaC1rZXktdjEA", "a private key"],
+  ].filter(([needle]) => text.includes(needle));
+  if (leaks.length > 0)
+    throw new Error(`the state holds ${leaks.map(([, w]) => w).join(" and ")} in plain text`);
+  const ciphertexts = (text.match(/"ciphertext"/g) ?? []).length;
+  return `${ciphertexts} secret values, all encrypted`;
+}
+
+export function checks(infra: Infra, stack: Stack): Step[] {
+  return [
+    {
+      name: "pulumi up (first)",
+      critical: true,
+      run: async () =>
+        `exit 0 in ${(await pulumiOk(stack, ["up", "--yes", "--skip-preview"])).toFixed(1)}s`,
+    },
+    {
+      name: "every Flux Kustomization Ready",
+      critical: true,
+      run: () => kustomizationsReady(infra),
+    },
+    { name: "services applied by Flux, Deployments Available", run: () => servicesRunning(infra) },
+    {
+      name: "deploy keys: read-only, per repository, the only access",
+      run: () => deployKeysAreTheOnlyAccess(infra),
+    },
+    {
+      name: "state: GitHub token and private keys encrypted",
+      run: () => stateHasNoPlainSecret(infra, stack),
+    },
+    {
+      name: "pulumi preview --expect-no-changes",
+      run: async () =>
+        `exit 0 in ${(await pulumiOk(stack, ["preview", "--expect-no-changes", "--diff"])).toFixed(1)}s`,
+    },
+    {
+      name: `pulumi destroy (bound ${DESTROY_BOUND_SECONDS}s)`,
+      critical: true,
+      run: async () => {
+        const seconds = await pulumiOk(stack, ["destroy", "--yes", "--skip-preview"]);
+        if (seconds > DESTROY_BOUND_SECONDS) throw new Error(`took ${seconds}s`);
+        return `exit 0 in ${seconds.toFixed(1)}s`;
+      },
+    },
+    { name: "after destroy: no namespace Terminating", run: () => noNamespaceTerminating(infra) },
+    {
+      name: "after destroy: repositories kept, deploy keys revoked",
+      run: () => reposKeptKeysRevoked(infra),
+    },
+    {
+      name: "pulumi up again after destroy",
+      critical: true,
+      run: async () =>
+        `exit 0 in ${(await pulumiOk(stack, ["up", "--yes", "--skip-preview"])).toFixed(1)}s`,
+    },
+    { name: "every Flux Kustomization Ready again", run: () => kustomizationsReady(infra) },
+  ];
+}

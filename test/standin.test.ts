@@ -1,0 +1,617 @@
+/**
+ * The GitHub stand-in's REST endpoints for the Pulumi GitHub provider (test/github-standin/
+ * rest.ts), driven with Octokit in the order terraform-provider-github v6.13.0 calls them for
+ * the program's Repository, BranchDefault, RepositoryDeployKey and getRepository; and the
+ * deploy keys' forced command (e2e/git-ssh-shell), run as sshd runs it.
+ */
+import { expect } from "chai";
+import { spawnSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { githubClient } from "../lib/github/api";
+import { gitOk } from "./github-standin/git";
+import { startStandIn, type StandIn } from "./github-standin/server";
+
+const TOKEN = "ghp_standin_token";
+const OWNER = "acme";
+const REPO = "flux_platform";
+const SHELL = path.resolve(__dirname, "../e2e/git-ssh-shell");
+
+interface Answer {
+  status: number;
+  data: Record<string, unknown> & { message?: string; errors?: Record<string, string>[] };
+  headers: Record<string, string | number | undefined>;
+}
+
+/** One request; an HTTP error is an answer too (status, GitHub's error body). */
+async function call(
+  standin: StandIn,
+  route: string,
+  params: Record<string, unknown> = {},
+): Promise<Answer> {
+  const gh = githubClient({ token: TOKEN, baseUrl: standin.url }, { minWriteIntervalMs: 0 });
+  try {
+    const r = await gh.request(route, params);
+    return { status: r.status, data: r.data as Answer["data"], headers: r.headers };
+  } catch (err) {
+    const e = err as { status?: number; response?: { data: unknown; headers: Answer["headers"] } };
+    if (e.status === undefined) throw err;
+    return {
+      status: e.status,
+      data: (e.response?.data ?? {}) as Answer["data"],
+      headers: e.response?.headers ?? {},
+    };
+  }
+}
+
+/** A new ED25519 public key, `ssh-ed25519 <base64>`. */
+function sshKey(): string {
+  const { publicKey } = crypto.generateKeyPairSync("ed25519");
+  const raw = Buffer.from(publicKey.export({ format: "jwk" }).x!, "base64url");
+  const str = (b: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(b.length);
+    return Buffer.concat([len, b]);
+  };
+  return `ssh-ed25519 ${Buffer.concat([str(Buffer.from("ssh-ed25519")), str(raw)]).toString("base64")}`;
+}
+
+/** What go-github sends for the program's Repository (resourceGithubRepositoryObject). */
+const createBody = {
+  name: REPO,
+  description: "Flux platform: clusters, infrastructure and apps",
+  homepage: "",
+  visibility: "private",
+  has_issues: true,
+  has_projects: false,
+  has_wiki: false,
+  has_discussions: false,
+  is_template: false,
+  auto_init: true,
+  gitignore_template: "",
+  license_template: "",
+  allow_squash_merge: true,
+  allow_merge_commit: true,
+  allow_rebase_merge: true,
+  allow_update_branch: false,
+  allow_auto_merge: false,
+  delete_branch_on_merge: true,
+  squash_merge_commit_title: "COMMIT_OR_PR_TITLE",
+  squash_merge_commit_message: "COMMIT_MESSAGES",
+  merge_commit_title: "MERGE_MESSAGE",
+  merge_commit_message: "PR_TITLE",
+};
+/** resourceGithubRepositoryUpdate's PATCH: the whole object without visibility. */
+const { visibility: _visibility, ...updateBody } = {
+  ...createBody,
+  has_downloads: false,
+  archived: false,
+};
+
+describe("GitHub stand-in: the REST endpoints of the Pulumi GitHub provider", function () {
+  this.timeout(30_000);
+  let root: string;
+  let authorizedKeys: string;
+  let standin: StandIn;
+  const api = (route: string, params?: Record<string, unknown>) => call(standin, route, params);
+  const dir = () => standin.repoDir(OWNER, REPO);
+  const start = async () => {
+    standin = await startStandIn({ root, token: TOKEN, authorizedKeysFile: authorizedKeys });
+  };
+  const keyLines = () => fs.readFileSync(authorizedKeys, "utf8").split("\n").filter(Boolean);
+  const line = (repo: string, access: "ro" | "rw", key: string) =>
+    `command="${SHELL} ${root} ${OWNER}/${repo} ${access}",restrict ${key}`;
+  let created: Answer["data"];
+  let keyId: number;
+  const key1 = sshKey();
+  const key2 = sshKey();
+
+  before(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "standin-rest-"));
+    authorizedKeys = path.join(root, "..", `${path.basename(root)}-authorized_keys`);
+    await start();
+  });
+  after(async () => {
+    await standin.close();
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(authorizedKeys, { force: true });
+  });
+
+  it("configure: GET /user names the token's account; GET /orgs/{owner} is a 404 for a user", async () => {
+    const user = await api("GET /user");
+    expect(user.status).to.equal(200);
+    expect(user.data).to.include({ login: OWNER, type: "User", site_admin: false });
+    expect(user.data.id).to.be.a("number");
+    const org = await api(`GET /orgs/${OWNER}`);
+    expect(org.status).to.equal(404);
+    expect(org.data.message).to.equal("Not Found");
+    // The stand-in writes the (empty) authorized_keys file when it starts.
+    expect(fs.readFileSync(authorizedKeys, "utf8")).to.equal("");
+  });
+
+  it("data source getRepository: a repository that does not exist is a 404 Not Found", async () => {
+    const r = await api(`GET /repos/${OWNER}/${REPO}`);
+    expect(r.status).to.equal(404);
+    expect(r.data.message).to.equal("Not Found");
+  });
+
+  it("create: POST /user/repos with auto_init makes the bare repository, one commit on main (201)", async () => {
+    const r = await api("POST /user/repos", createBody);
+    expect(r.status).to.equal(201);
+    created = r.data;
+    expect(r.data).to.include({
+      name: REPO,
+      full_name: `${OWNER}/${REPO}`,
+      private: true,
+      visibility: "private",
+      default_branch: "main",
+      description: createBody.description,
+      has_issues: true,
+      has_wiki: false,
+      has_projects: false,
+      delete_branch_on_merge: true,
+      archived: false,
+      fork: false,
+      html_url: `${standin.url}/${OWNER}/${REPO}`,
+    });
+    expect(r.data.owner).to.include({ login: OWNER, type: "User" });
+    expect(r.data.id).to.be.a("number");
+    expect(r.data.node_id).to.be.a("string").and.not.equal("");
+    expect(Date.parse(r.data.created_at as string)).to.be.closeTo(Date.now(), 60_000);
+    expect((await gitOk(dir(), ["rev-list", "--count", "main"])).trim()).to.equal("1");
+    expect(await gitOk(dir(), ["show", "main:README.md"])).to.equal(`# ${REPO}\n`);
+    expect((await gitOk(dir(), ["symbolic-ref", "HEAD"])).trim()).to.equal("refs/heads/main");
+    expect(fs.existsSync(path.join(root, OWNER, `${REPO}.json`))).to.equal(true);
+  });
+
+  it("create: PATCH with every setting (200), then PATCH with visibility is 422 'Visibility is already private.'", async () => {
+    const r = await api(`PATCH /repos/${OWNER}/${REPO}`, updateBody);
+    expect(r.status).to.equal(200);
+    expect(r.data).to.include({ name: REPO, has_downloads: false, has_wiki: false });
+    expect(r.headers.etag).to.match(/^W\/"[0-9a-f]{64}"$/);
+    // The provider sends the visibility alone in a second PATCH and ignores exactly this 422.
+    const again = await api(`PATCH /repos/${OWNER}/${REPO}`, {
+      ...updateBody,
+      visibility: "private",
+    });
+    expect(again.status).to.equal(422);
+    expect(again.data.message).to.equal("Visibility is already private.");
+  });
+
+  it("read: GET reports what the provider sent (an import has no diff), with an ETag; If-None-Match is 304 until a change", async () => {
+    const r = await api(`GET /repos/${OWNER}/${REPO}`);
+    expect(r.status).to.equal(200);
+    expect(r.data).to.include({
+      id: created.id,
+      node_id: created.node_id,
+      created_at: created.created_at,
+      description: createBody.description,
+      homepage: null,
+      visibility: "private",
+      private: true,
+      has_issues: true,
+      has_projects: false,
+      has_wiki: false,
+      has_downloads: false,
+      has_discussions: false,
+      has_pages: false,
+      is_template: false,
+      allow_merge_commit: true,
+      allow_squash_merge: true,
+      allow_rebase_merge: true,
+      allow_auto_merge: false,
+      allow_update_branch: false,
+      delete_branch_on_merge: true,
+      squash_merge_commit_title: "COMMIT_OR_PR_TITLE",
+      squash_merge_commit_message: "COMMIT_MESSAGES",
+      merge_commit_title: "MERGE_MESSAGE",
+      merge_commit_message: "PR_TITLE",
+      archived: false,
+      default_branch: "main",
+      ssh_url: `git@127.0.0.1:${OWNER}/${REPO}.git`,
+      license: null,
+    });
+    expect(r.data.topics).to.deep.equal([]);
+    // security_and_analysis present: the provider then reads vulnerability-alerts.
+    expect(r.data.security_and_analysis).to.deep.include({
+      secret_scanning: { status: "disabled" },
+    });
+    const etag = r.headers.etag as string;
+    const unchanged = await api(`GET /repos/${OWNER}/${REPO}`, {
+      headers: { "if-none-match": etag },
+    });
+    expect(unchanged.status).to.equal(304);
+
+    expect((await api(`GET /repos/${OWNER}/${REPO}/vulnerability-alerts`)).status).to.equal(404);
+    expect((await api(`PUT /repos/${OWNER}/${REPO}/vulnerability-alerts`)).status).to.equal(204);
+    expect((await api(`GET /repos/${OWNER}/${REPO}/vulnerability-alerts`)).status).to.equal(204);
+    expect((await api(`DELETE /repos/${OWNER}/${REPO}/vulnerability-alerts`)).status).to.equal(204);
+    expect((await api(`GET /repos/${OWNER}/${REPO}/vulnerability-alerts`)).status).to.equal(404);
+
+    const topics = await api(`PUT /repos/${OWNER}/${REPO}/topics`, { names: ["gitops", "flux"] });
+    expect(topics.status).to.equal(200);
+    expect(topics.data.names).to.deep.equal(["gitops", "flux"]);
+    const changed = await api(`GET /repos/${OWNER}/${REPO}`, {
+      headers: { "if-none-match": etag },
+    });
+    expect(changed.status).to.equal(200);
+    expect(changed.data.topics).to.deep.equal(["gitops", "flux"]);
+    expect(changed.headers.etag).to.not.equal(etag);
+    expect(
+      (await api(`PUT /repos/${OWNER}/${REPO}/topics`, { names: ["Not a topic!"] })).status,
+    ).to.equal(422);
+    expect((await api(`PUT /repos/${OWNER}/${REPO}/topics`, { names: [] })).status).to.equal(200);
+  });
+
+  it("create when the name is taken (any case): 422 'Repository creation failed.' with GitHub's errors", async () => {
+    for (const name of [REPO, REPO.toUpperCase()]) {
+      const r = await api("POST /user/repos", { ...createBody, name });
+      expect(r.status).to.equal(422);
+      expect(r.data.message).to.equal("Repository creation failed.");
+      expect(r.data.errors).to.deep.equal([
+        {
+          resource: "Repository",
+          code: "custom",
+          field: "name",
+          message: "name already exists on this account",
+        },
+      ]);
+    }
+    // The control route shares the implementation.
+    const control = await fetch(`${standin.url}/_standin/repos`, {
+      method: "POST",
+      body: JSON.stringify({ owner: OWNER, name: REPO }),
+    });
+    expect(control.status).to.equal(422);
+    const bad = await api(`PATCH /repos/${OWNER}/${REPO}`, { has_wiki: "no" });
+    expect(bad.status).to.equal(422);
+    const internal = await api(`PATCH /repos/${OWNER}/${REPO}`, { visibility: "internal" });
+    expect(internal.status).to.equal(422);
+  });
+
+  it("branch default with rename: the ref moves, HEAD follows, GET reports the new default_branch", async () => {
+    const sha = (await gitOk(dir(), ["rev-parse", "main"])).trim();
+    const before = await api(`GET /repos/${OWNER}/${REPO}`);
+    expect(before.data.default_branch).to.equal("main");
+
+    const renamed = await api(`POST /repos/${OWNER}/${REPO}/branches/main/rename`, {
+      new_name: "trunk",
+    });
+    expect(renamed.status).to.equal(201);
+    expect(renamed.data).to.include({ name: "trunk", protected: false });
+    expect((renamed.data.commit as { sha: string }).sha).to.equal(sha);
+    expect((await gitOk(dir(), ["rev-parse", "refs/heads/trunk"])).trim()).to.equal(sha);
+    expect((await gitOk(dir(), ["for-each-ref", "refs/heads/main"])).trim()).to.equal("");
+    expect((await gitOk(dir(), ["symbolic-ref", "HEAD"])).trim()).to.equal("refs/heads/trunk");
+    // wait_for_rename polls this.
+    expect((await api(`GET /repos/${OWNER}/${REPO}`)).data.default_branch).to.equal("trunk");
+    const gone = await api(`GET /repos/${OWNER}/${REPO}/branches/main`);
+    expect(gone.status).to.equal(404);
+    expect(gone.data.message).to.equal("Branch not found");
+    expect((await api(`GET /repos/${OWNER}/${REPO}/branches/trunk`)).status).to.equal(200);
+    expect(
+      (await api(`POST /repos/${OWNER}/${REPO}/branches/main/rename`, { new_name: "x" })).status,
+    ).to.equal(404);
+
+    // A branch that is not the default: HEAD stays.
+    const ref = await api(`POST /repos/${OWNER}/${REPO}/git/refs`, {
+      ref: "refs/heads/feature/x",
+      sha,
+    });
+    expect(ref.status).to.equal(201);
+    expect(
+      (await api(`POST /repos/${OWNER}/${REPO}/branches/trunk/rename`, { new_name: "feature/x" }))
+        .status,
+    ).to.equal(422);
+    const feature = await api(`POST /repos/${OWNER}/${REPO}/branches/feature%2Fx/rename`, {
+      new_name: "feature/y",
+    });
+    expect(feature.status).to.equal(201);
+    expect(feature.data.name).to.equal("feature/y");
+    expect((await gitOk(dir(), ["symbolic-ref", "HEAD"])).trim()).to.equal("refs/heads/trunk");
+
+    // Back to main, as the provider does for an auto_init branch that is not main.
+    const back = await api(`POST /repos/${OWNER}/${REPO}/branches/trunk/rename`, {
+      new_name: "main",
+    });
+    expect(back.status).to.equal(201);
+    expect((await api(`GET /repos/${OWNER}/${REPO}`)).data.default_branch).to.equal("main");
+
+    // Without rename the provider PATCHes default_branch: the branch must exist.
+    const set = await api(`PATCH /repos/${OWNER}/${REPO}`, { default_branch: "feature/y" });
+    expect(set.status).to.equal(200);
+    expect(set.data.default_branch).to.equal("feature/y");
+    expect((await gitOk(dir(), ["symbolic-ref", "HEAD"])).trim()).to.equal("refs/heads/feature/y");
+    expect(
+      (await api(`PATCH /repos/${OWNER}/${REPO}`, { default_branch: "nope" })).status,
+    ).to.equal(422);
+    await api(`PATCH /repos/${OWNER}/${REPO}`, { default_branch: "main" });
+    expect((await gitOk(dir(), ["symbolic-ref", "HEAD"])).trim()).to.equal("refs/heads/main");
+  });
+
+  it("deploy key: POST (201, integer id, comment dropped), GET, and an authorized_keys line read-only to the repo", async () => {
+    const r = await api(`POST /repos/${OWNER}/${REPO}/keys`, {
+      key: `${key1} flux-dev@example\n`,
+      title: "flux-dev",
+      read_only: true,
+    });
+    expect(r.status).to.equal(201);
+    expect(r.data).to.include({ key: key1, title: "flux-dev", read_only: true, verified: true });
+    keyId = r.data.id as number;
+    expect(Number.isInteger(keyId)).to.equal(true);
+
+    const read = await api(`GET /repos/${OWNER}/${REPO}/keys/${keyId}`);
+    expect(read.status).to.equal(200);
+    expect(read.data).to.include({ id: keyId, key: key1, title: "flux-dev", read_only: true });
+    const etag = read.headers.etag as string;
+    expect(
+      (
+        await api(`GET /repos/${OWNER}/${REPO}/keys/${keyId}`, {
+          headers: { "if-none-match": etag },
+        })
+      ).status,
+    ).to.equal(304);
+    expect(keyLines()).to.deep.equal([line(REPO, "ro", key1)]);
+    expect(fs.statSync(authorizedKeys).mode & 0o777).to.equal(0o644);
+  });
+
+  it("deploy keys: unique ids across repositories, read/write honoured, a key used once, bad keys refused", async () => {
+    // A repository made outside the provider (the control route), as `import` finds it.
+    const made = await fetch(`${standin.url}/_standin/repos`, {
+      method: "POST",
+      body: JSON.stringify({ owner: OWNER, name: "flux_developer" }),
+    });
+    expect(made.status).to.equal(201);
+    const imported = await api(`GET /repos/${OWNER}/flux_developer`);
+    // GitHub's defaults for what the request left out.
+    expect(imported.data).to.include({ has_wiki: true, has_projects: true, visibility: "private" });
+
+    const rw = await api(`POST /repos/${OWNER}/flux_developer/keys`, {
+      key: key2,
+      title: "ci",
+      read_only: false,
+    });
+    expect(rw.status).to.equal(201);
+    expect(rw.data.read_only).to.equal(false);
+    expect(rw.data.id).to.not.equal(keyId);
+    expect(keyLines()).to.deep.equal([line("flux_developer", "rw", key2), line(REPO, "ro", key1)]);
+
+    const list = await api(`GET /repos/${OWNER}/flux_developer/keys`);
+    expect((list.data as unknown as { id: number }[]).map((k) => k.id)).to.deep.equal([rw.data.id]);
+    const reused = await api(`POST /repos/${OWNER}/flux_developer/keys`, {
+      key: key1,
+      title: "again",
+      read_only: true,
+    });
+    expect(reused.status).to.equal(422);
+    expect(reused.data.errors?.[0].message).to.equal("key is already in use");
+    for (const key of [
+      "ssh-ed25519 bm90IGEga2V5",
+      "not a key",
+      key1.replace("ssh-ed25519", "ssh-rsa"),
+    ]) {
+      const bad = await api(`POST /repos/${OWNER}/${REPO}/keys`, { key, title: "x" });
+      expect(bad.status, key).to.equal(422);
+      expect(bad.data.errors?.[0].message).to.match(/^key is invalid/);
+    }
+    expect(
+      (await api(`POST /repos/${OWNER}/missing/keys`, { key: sshKey(), title: "x" })).status,
+    ).to.equal(404);
+    expect((await api(`GET /repos/${OWNER}/flux_developer/keys/${keyId}`)).status).to.equal(404);
+  });
+
+  it("state survives a restart on the same root: ids, settings, default branch, keys", async () => {
+    const before = (await api(`GET /repos/${OWNER}/${REPO}`)).data;
+    const lines = keyLines();
+    await standin.close();
+    await start();
+    const after = await api(`GET /repos/${OWNER}/${REPO}`);
+    expect(after.status).to.equal(200);
+    for (const field of ["id", "node_id", "created_at", "description", "default_branch"]) {
+      expect(after.data[field], field).to.equal(before[field]);
+    }
+    expect(after.data).to.include({ has_wiki: false, delete_branch_on_merge: true });
+    const key = await api(`GET /repos/${OWNER}/${REPO}/keys/${keyId}`);
+    expect(key.data).to.include({ id: keyId, key: key1, read_only: true });
+    expect(keyLines()).to.deep.equal(lines);
+    const next = await api(`POST /repos/${OWNER}/${REPO}/keys`, {
+      key: sshKey(),
+      title: "flux-prd",
+      read_only: true,
+    });
+    expect(next.data.id).to.be.greaterThan(keyId);
+    expect((await api(`DELETE /repos/${OWNER}/${REPO}/keys/${next.data.id}`)).status).to.equal(204);
+  });
+
+  it("deploy key revoked: DELETE is 204, then GET and DELETE are 404 and its line is gone", async () => {
+    expect((await api(`DELETE /repos/${OWNER}/${REPO}/keys/${keyId}`)).status).to.equal(204);
+    expect((await api(`GET /repos/${OWNER}/${REPO}/keys/${keyId}`)).status).to.equal(404);
+    expect((await api(`DELETE /repos/${OWNER}/${REPO}/keys/${keyId}`)).status).to.equal(404);
+    expect(keyLines()).to.deep.equal([line("flux_developer", "rw", key2)]);
+  });
+
+  it("DELETE /repos/{o}/{r}: 204, the bare repository, its state and its keys are gone", async () => {
+    const r = await api(`DELETE /repos/${OWNER}/flux_developer`);
+    expect(r.status).to.equal(204);
+    expect(fs.existsSync(standin.repoDir(OWNER, "flux_developer"))).to.equal(false);
+    expect(fs.existsSync(path.join(root, OWNER, "flux_developer.json"))).to.equal(false);
+    expect(fs.readFileSync(authorizedKeys, "utf8")).to.equal("");
+    expect((await api(`GET /repos/${OWNER}/flux_developer`)).status).to.equal(404);
+    expect((await api(`DELETE /repos/${OWNER}/flux_developer`)).status).to.equal(404);
+  });
+
+  it("organizations, when configured: GET /orgs/{org} 200, POST /orgs/{org}/repos, internal visibility", async () => {
+    const orgRoot = fs.mkdtempSync(path.join(os.tmpdir(), "standin-org-"));
+    const s = await startStandIn({ root: orgRoot, orgs: ["acme-org"] });
+    try {
+      const org = await call(s, "GET /orgs/acme-org");
+      expect(org.status).to.equal(200);
+      expect(org.data).to.include({ login: "acme-org", type: "Organization" });
+      const r = await call(s, "POST /orgs/acme-org/repos", {
+        name: "platform",
+        visibility: "internal",
+      });
+      expect(r.status).to.equal(201);
+      expect(r.data).to.include({ visibility: "internal", private: true, default_branch: "main" });
+      expect(r.data.owner).to.include({ login: "acme-org", type: "Organization" });
+      // No auto_init: an empty repository.
+      expect((await gitOk(s.repoDir("acme-org", "platform"), ["for-each-ref"])).trim()).to.equal(
+        "",
+      );
+      expect((await call(s, "POST /orgs/nope/repos", { name: "x" })).status).to.equal(404);
+    } finally {
+      await s.close();
+      fs.rmSync(orgRoot, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("e2e/git-ssh-shell: the deploy keys' forced command", function () {
+  this.timeout(30_000);
+  let root: string;
+  let sha: string;
+  const env = (extra: Record<string, string>) => {
+    const e: Record<string, string | undefined> = { ...process.env, ...extra };
+    delete e.GIT_PROTOCOL; // protocol v0: the refs are advertised at once
+    return e;
+  };
+  /** Runs the shell as sshd does: argv from the command= string, the client's request in env. */
+  const shell = (request: string | undefined, access: "ro" | "rw", repo = `${OWNER}/${REPO}`) =>
+    spawnSync(SHELL, [root, repo, access], {
+      env: env(request === undefined ? {} : { SSH_ORIGINAL_COMMAND: request }),
+      input: "0000", // flush: the client wants nothing
+      encoding: "utf8",
+    });
+
+  before(async () => {
+    // A space in the root: the authorized_keys command must quote it.
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "standin shell-"));
+    const s = await startStandIn({ root });
+    await s.createRepo(OWNER, REPO);
+    sha = (await gitOk(s.repoDir(OWNER, REPO), ["rev-parse", "main"])).trim();
+    await s.close();
+  });
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it("runs git-upload-pack on the key's repository for both path forms git sends", () => {
+    for (const request of [
+      `git-upload-pack '/${OWNER}/${REPO}'`,
+      `git-upload-pack '${OWNER}/${REPO}.git'`,
+      `git upload-pack '/${OWNER}/${REPO}.git/'`,
+      `git-upload-pack /${OWNER}/${REPO}`,
+      `git-upload-pack '/ACME/${REPO}'`,
+    ]) {
+      const r = shell(request, "ro");
+      expect(r.status, `${request}: ${r.stderr}`).to.equal(0);
+      expect(r.stdout, request).to.contain(`${sha} refs/heads/main`);
+    }
+    const archive = shell(`git-upload-archive '/${OWNER}/${REPO}'`, "ro");
+    expect(archive.stderr).to.not.contain("ERROR");
+  });
+
+  it("allows git-receive-pack only with rw", () => {
+    const rw = shell(`git-receive-pack '/${OWNER}/${REPO}'`, "rw");
+    expect(rw.status, rw.stderr).to.equal(0);
+    expect(rw.stdout).to.contain(`${sha} refs/heads/main`);
+    const ro = shell(`git-receive-pack '/${OWNER}/${REPO}'`, "ro");
+    expect(ro.status).to.equal(1);
+    expect(ro.stdout).to.equal("");
+    expect(ro.stderr).to.equal(
+      "ERROR: The key you are authenticating with has been marked as read only.\n",
+    );
+  });
+
+  it("refuses other repositories, other commands and a shell (exit 1, a message on stderr)", () => {
+    const cases: [string | undefined, RegExp][] = [
+      [`git-upload-pack '/${OWNER}/other'`, /Repository not found/],
+      [`git-upload-pack '/${OWNER}/${REPO}/../other'`, /Repository not found/],
+      [`git-upload-pack '/other/${REPO}'`, /Repository not found/],
+      [`git-upload-pack '/${OWNER}/${REPO}'; touch /tmp/pwned`, /Command not allowed/],
+      [`git-upload-pack "$(id)"`, /Command not allowed/],
+      ["ls -la", /Command not allowed/],
+      ["git-upload-pack", /Command not allowed/],
+      [undefined, /successfully authenticated, but this key has no shell access/],
+    ];
+    for (const [request, message] of cases) {
+      const r = shell(request, "rw");
+      expect(r.status, String(request)).to.equal(1);
+      expect(r.stdout, String(request)).to.equal("");
+      expect(r.stderr, String(request)).to.match(message);
+    }
+    const missing = shell(`git-upload-pack '/${OWNER}/gone'`, "ro", `${OWNER}/gone`);
+    expect(missing.status).to.equal(1);
+    expect(missing.stderr).to.contain("Repository not found.");
+  });
+
+  it("clones and pushes through the command= string of an authorized_keys line (sh -c, as sshd runs it)", async () => {
+    const s = await startStandIn({
+      root,
+      authorizedKeysFile: path.join(root, "authorized_keys"),
+    });
+    const key = sshKey();
+    let ro: string;
+    let rw: string;
+    try {
+      for (const [readOnly, k] of [
+        [true, key],
+        [false, sshKey()],
+      ] as const) {
+        const r = await call(s, `POST /repos/${OWNER}/${REPO}/keys`, {
+          key: k,
+          title: "t",
+          read_only: readOnly,
+        });
+        expect(r.status).to.equal(201);
+      }
+      const lines = fs.readFileSync(path.join(root, "authorized_keys"), "utf8").trim().split("\n");
+      const command = (l: string) =>
+        /^command="((?:[^"\\]|\\")*)",restrict /.exec(l)![1].replace(/\\"/g, '"');
+      [ro, rw] = lines.map(command);
+      expect(lines[0].endsWith(`restrict ${key}`)).to.equal(true);
+      expect(ro).to.contain(`'${root}'`);
+    } finally {
+      await s.close();
+    }
+    // A stand-in for ssh: runs the forced command with the request, as sshd would.
+    const fakeSsh = path.join(root, "fake-ssh");
+    fs.writeFileSync(
+      fakeSsh,
+      '#!/usr/bin/env bash\nexport SSH_ORIGINAL_COMMAND="${@: -1}"\nexec sh -c "$FORCED_COMMAND"\n',
+      { mode: 0o755 },
+    );
+    const gitEnv = (forced: string) =>
+      env({ GIT_SSH_COMMAND: `'${fakeSsh}'`, GIT_SSH_VARIANT: "simple", FORCED_COMMAND: forced });
+    const work = path.join(root, "work");
+    const clone = spawnSync("git", ["clone", `git@standin:${OWNER}/${REPO}.git`, work], {
+      env: gitEnv(ro),
+      encoding: "utf8",
+    });
+    expect(clone.status, clone.stderr).to.equal(0);
+    expect(fs.readFileSync(path.join(work, "README.md"), "utf8")).to.equal(`# ${REPO}\n`);
+    const commit = spawnSync(
+      "git",
+      ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--allow-empty", "-m", "x"],
+      { cwd: work, encoding: "utf8" },
+    );
+    expect(commit.status, commit.stderr).to.equal(0);
+    const url = `ssh://git@standin/${OWNER}/${REPO}`;
+    const refused = spawnSync("git", ["push", url, "HEAD:main"], {
+      cwd: work,
+      env: gitEnv(ro),
+      encoding: "utf8",
+    });
+    expect(refused.status).to.not.equal(0);
+    expect(refused.stderr).to.contain("marked as read only");
+    const pushed = spawnSync("git", ["push", url, "HEAD:main"], {
+      cwd: work,
+      env: gitEnv(rw),
+      encoding: "utf8",
+    });
+    expect(pushed.status, pushed.stderr).to.equal(0);
+    const head = spawnSync("git", ["rev-parse", "HEAD"], { cwd: work, encoding: "utf8" });
+    const bare = path.join(root, OWNER, `${REPO}.git`);
+    expect((await gitOk(bare, ["rev-parse", "main"])).trim()).to.equal(head.stdout.trim());
+  });
+});
