@@ -110,15 +110,18 @@ export class GitopsRepo extends pulumi.ComponentResource {
     });
     this.privateKey = pulumi.secret(key.privateKeyOpenssh);
     this.publicKey = key.publicKeyOpenssh;
+    // One deploy key resource per generation: rotating makes a new resource, which Pulumi
+    // creates first and deletes the old one only at the end of the update, so Flux never
+    // lacks a registered key. (A replacement of one resource would not do: the GitHub
+    // provider deletes a deploy key before creating its replacement.)
     this.deployKey = new github.RepositoryDeployKey(
-      `${name}-deploy-key`,
+      `${name}-deploy-key-g${args.keyGeneration}`,
       {
         repository: repository.name,
         title: `flux-${args.environment}`,
         key: key.publicKeyOpenssh,
         readOnly: true,
       },
-      // Rotation replaces the key: register the new one, then revoke the old one.
       { parent: this },
     );
 

@@ -56,20 +56,14 @@ export function missingBinaries(t: Toolchain): string[] {
   return REQUIRED_BINARIES.filter((b) => !fs.existsSync(path.join(t.bin, b)));
 }
 
-export interface Infra {
+export interface Infra extends Cluster {
   readonly runDir: string;
-  readonly kubeconfig: string;
-  readonly context: string;
   readonly standin: StandIn;
   readonly token: string;
   readonly owner: string;
   readonly sshPort: number;
-  /** kubectl with the run's kubeconfig. */
-  kubectl(
-    args: string[],
-    input?: string,
-  ): Promise<{ status: number; stdout: string; stderr: string }>;
-  kubectlJson<T = { items: Record<string, unknown>[] }>(args: string[]): Promise<T>;
+  /** A second cluster (another environment), stopped with the rest. */
+  addCluster(name: string): Promise<Cluster>;
   stop(): Promise<void>;
 }
 
@@ -157,7 +151,6 @@ export async function startInfra(
   runDir: string,
   stops: (() => Promise<void>)[],
 ): Promise<Infra> {
-  const env = { ...process.env, PATH: `${t.bin}:${process.env.PATH}` };
   const token = `ghp_e2e_${Math.random().toString(36).slice(2)}`;
   const owner = "acme";
 
@@ -175,10 +168,49 @@ export async function startInfra(
   });
   stops.push(() => standin.close());
 
+  const first = await startCluster(t, runDir, "e2e", stops);
+
+  return {
+    ...first,
+    runDir,
+    standin,
+    token,
+    owner,
+    sshPort: ssh.port,
+    addCluster: (name: string) => startCluster(t, runDir, name, stops),
+    async stop() {
+      while (stops.length > 0) await stops.pop()!().catch(() => undefined);
+    },
+  };
+}
+
+/** One Kubernetes cluster as a platform team finds it, with Flux's controllers running. */
+export interface Cluster {
+  readonly kubeconfig: string;
+  readonly context: string;
+  /** kubectl with this cluster's kubeconfig. */
+  kubectl(
+    args: string[],
+    input?: string,
+  ): Promise<{ status: number; stdout: string; stderr: string }>;
+  kubectlJson<T = { items: Record<string, unknown>[] }>(args: string[]): Promise<T>;
+}
+
+/**
+ * A cluster through kwokctl (binary runtime, the built binaries, one fake node) with
+ * Flux's namespace, CRDs (from the controllers' modules) and source- and
+ * kustomize-controller as host processes.
+ */
+export async function startCluster(
+  t: Toolchain,
+  runDir: string,
+  name: string,
+  stops: (() => Promise<void>)[],
+): Promise<Cluster> {
   // Kubernetes: kwokctl with the built binaries and one fake node.
-  const name = "e2e";
+  const env = { ...process.env, PATH: `${t.bin}:${process.env.PATH}` };
   const kwokEnv = { ...env, KWOK_WORKDIR: path.join(runDir, "kwok") };
-  const kubeconfig = path.join(runDir, "kubeconfig");
+  const kubeconfig = path.join(runDir, `kubeconfig-${name}`);
   const b = (x: string) => path.join(t.bin, x);
   const created = await run(
     b("kwokctl"),
@@ -240,29 +272,29 @@ export async function startInfra(
   const fluxEnv = { ...env, KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: "flux-system" };
   const storage = await freePort();
   const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  fs.mkdirSync(path.join(runDir, "flux-storage"), { recursive: true });
+  fs.mkdirSync(path.join(runDir, `flux-storage-${name}`), { recursive: true });
   startProcess(
-    "source-controller",
+    `source-controller-${name}`,
     b("source-controller"),
     [
-      `--storage-path=${path.join(runDir, "flux-storage")}`,
+      `--storage-path=${path.join(runDir, `flux-storage-${name}`)}`,
       `--storage-addr=127.0.0.1:${storage}`,
       `--storage-adv-addr=127.0.0.1:${storage}`,
       `--metrics-addr=127.0.0.1:${ports[0]}`,
       `--health-addr=127.0.0.1:${ports[1]}`,
       "--log-level=debug",
     ],
-    { env: fluxEnv, log: path.join(runDir, "source-controller.log") },
+    { env: fluxEnv, log: path.join(runDir, `source-controller-${name}.log`) },
   );
   startProcess(
-    "kustomize-controller",
+    `kustomize-controller-${name}`,
     b("kustomize-controller"),
     [
       `--metrics-addr=127.0.0.1:${ports[2]}`,
       `--health-addr=127.0.0.1:${ports[3]}`,
       "--log-level=debug",
     ],
-    { env: fluxEnv, log: path.join(runDir, "kustomize-controller.log") },
+    { env: fluxEnv, log: path.join(runDir, `kustomize-controller-${name}.log`) },
   );
   for (const p of [ports[1], ports[3]]) {
     await waitFor(
@@ -276,18 +308,5 @@ export async function startInfra(
     );
   }
 
-  return {
-    runDir,
-    kubeconfig,
-    context: `kwok-${name}`,
-    standin,
-    token,
-    owner,
-    sshPort: ssh.port,
-    kubectl,
-    kubectlJson,
-    async stop() {
-      while (stops.length > 0) await stops.pop()!().catch(() => undefined);
-    },
-  };
+  return { kubeconfig, context: `kwok-${name}`, kubectl, kubectlJson };
 }

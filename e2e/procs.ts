@@ -89,6 +89,8 @@ export function run(
       }
       resolve({ status: code ?? -1, stdout, stderr, seconds: (Date.now() - t0) / 1000 });
     });
+    // A command that exits without reading its input must not crash the runner (EPIPE).
+    child.stdin.on("error", () => undefined);
     child.stdin.end(options.input ?? "");
   });
 }

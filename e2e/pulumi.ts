@@ -23,6 +23,8 @@ export interface Stack {
   readonly name: string;
   readonly dir: string;
   pulumi(args: string[], timeoutMs?: number): Promise<RunResult>;
+  /** The stack's env (KUBECONFIG, PATH...), for commands run beside it. */
+  readonly env: NodeJS.ProcessEnv;
 }
 
 export async function createStack(
@@ -83,5 +85,5 @@ export async function createStack(
     );
     if (r.status !== 0) throw new Error(`pulumi config set ${k}: ${r.stderr}`);
   }
-  return { name, dir, pulumi };
+  return { name, dir, pulumi, env };
 }

@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { findToolchain, missingBinaries, startInfra, type Infra, type Toolchain } from "./infra";
 import { stopAll } from "./procs";
 import { createStack, type Stack } from "./pulumi";
+import { lifecycle } from "./lifecycle";
 import { checks, type Step } from "./scenario";
 
 interface StepResult {
@@ -54,6 +55,11 @@ async function main(): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // Whatever goes wrong, nothing the run started may be left running.
+  process.on("uncaughtException", (err) => {
+    console.error(`e2e: ${err.stack ?? String(err)}`);
+    void onSignal();
+  });
   try {
     const setup = Date.now();
     infra = await startInfra(t, runDir, stops);
@@ -67,7 +73,7 @@ async function main(): Promise<number> {
       { "github:token": infra.token },
       { KUBECONFIG: infra.kubeconfig },
     );
-    for (const step of checks(infra, stack)) {
+    for (const step of [...checks(infra, stack), ...lifecycle(t, infra, stack)]) {
       const r = await runStep(step);
       results.push(r);
       if (!r.ok && step.critical) break;

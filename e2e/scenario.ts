@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Infra } from "./infra";
+import type { Cluster, Infra } from "./infra";
 import type { Stack } from "./pulumi";
 import { run, waitFor } from "./procs";
 
@@ -16,11 +16,11 @@ export interface Step {
   run(): Promise<string | void>;
 }
 
-const SERVICES = ["beetle", "sonar", "tiger"];
-const APP_NAMESPACE = "apps";
+export const SERVICES = ["beetle", "sonar", "tiger"];
+export const APP_NAMESPACE = "apps";
 const DESTROY_BOUND_SECONDS = 300;
 
-type Obj = {
+export type Obj = {
   metadata: { name: string; namespace?: string; deletionTimestamp?: string };
   status?: {
     phase?: string;
@@ -28,11 +28,11 @@ type Obj = {
   };
 };
 
-function tail(text: string, lines = 25): string {
+export function tail(text: string, lines = 25): string {
   return text.trim().split("\n").slice(-lines).join("\n");
 }
 
-async function pulumiOk(stack: Stack, args: string[]): Promise<number> {
+export async function pulumiOk(stack: Stack, args: string[]): Promise<number> {
   const r = await stack.pulumi(args);
   if (r.status !== 0) {
     throw new Error(
@@ -42,10 +42,14 @@ async function pulumiOk(stack: Stack, args: string[]): Promise<number> {
   return r.seconds;
 }
 
-const ready = (o: Obj) => o.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+export const ready = (o: Obj) =>
+  o.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
 
-async function kustomizationsReady(infra: Infra): Promise<string> {
-  const expected = SERVICES.flatMap((s) => [`config-${s}`, `app-${s}`]);
+export async function kustomizationsReady(
+  infra: Cluster,
+  services: readonly string[] = SERVICES,
+): Promise<string> {
+  const expected = services.flatMap((s) => [`config-${s}`, `app-${s}`]);
   const list = await waitFor(
     "every Flux Kustomization to be Ready",
     async () => {
@@ -65,18 +69,21 @@ async function kustomizationsReady(infra: Infra): Promise<string> {
   return `${list.length} Kustomizations Ready`;
 }
 
-async function servicesRunning(infra: Infra): Promise<string> {
+export async function servicesRunning(
+  infra: Cluster,
+  services: readonly string[] = SERVICES,
+): Promise<string> {
   return waitFor(
     "each service's ConfigMap, Service and an Available Deployment",
     async () => {
-      for (const s of SERVICES) {
+      for (const s of services) {
         await infra.kubectlJson(["-n", APP_NAMESPACE, "get", "configmap", `${s}-config`]);
         await infra.kubectlJson(["-n", APP_NAMESPACE, "get", "service", s]);
         const d = await infra.kubectlJson<Obj>(["-n", APP_NAMESPACE, "get", "deployment", s]);
         const available = d.status?.conditions?.find((c) => c.type === "Available");
         if (available?.status !== "True") return undefined;
       }
-      return `${SERVICES.length} services: ConfigMap, Service, Deployment Available`;
+      return `${services.length} services: ConfigMap, Service, Deployment Available`;
     },
     120_000,
     2000,
@@ -84,7 +91,7 @@ async function servicesRunning(infra: Infra): Promise<string> {
 }
 
 /** git over the SSH server with one private key; returns the exit status and stderr. */
-async function gitWithKey(infra: Infra, key: string, args: string[], cwd?: string) {
+export async function gitWithKey(infra: Infra, key: string, args: string[], cwd?: string) {
   const dir = fs.mkdtempSync(path.join(infra.runDir, "key-"));
   const file = path.join(dir, "id");
   fs.writeFileSync(file, key.endsWith("\n") ? key : `${key}\n`, { mode: 0o600 });

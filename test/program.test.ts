@@ -260,6 +260,12 @@ for (const stack of ["dev", "prd"]) {
         expect(k.replacementTrigger).to.equal(rendered.config.deployKeyGeneration);
       }
       const keys = byType("github:index/repositoryDeployKey:RepositoryDeployKey");
+      // A resource per generation: rotation creates the new key before deleting the old one.
+      expect(keys.map((k) => k.name).sort()).to.deep.equal(
+        ["developer", "platform"].map(
+          (r) => `${r}-repo-deploy-key-g${rendered.config.deployKeyGeneration}`,
+        ),
+      );
       expect(keys.map((k) => k.inputs.repository).sort()).to.deep.equal(
         [rendered.config.developerRepo, rendered.config.platformRepo].sort(),
       );
@@ -368,7 +374,10 @@ for (const stack of ["dev", "prd"]) {
         const role = repo.name.startsWith("platform") ? "platform" : "developer";
         expect(repo.dependencies, repo.name).to.include.members([
           instance,
-          urn("github:index/repositoryDeployKey:RepositoryDeployKey", `${role}-repo-deploy-key`),
+          urn(
+            "github:index/repositoryDeployKey:RepositoryDeployKey",
+            `${role}-repo-deploy-key-g${rendered.config.deployKeyGeneration}`,
+          ),
         ]);
       }
       const ks = (name: string) =>

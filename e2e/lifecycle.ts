@@ -1,0 +1,417 @@
+/**
+ * The life of a platform after its first up (issue "Run it for real, part 2"): bad input,
+ * a developer's config change, a developer trying to deploy, key rotation, a second
+ * environment and a promotion, removing a service. Each step asserts what the API server,
+ * git and the GitHub stand-in show.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Cluster, Infra, Toolchain } from "./infra";
+import { run, sleep, waitFor } from "./procs";
+import { createStack, type Stack } from "./pulumi";
+import {
+  APP_NAMESPACE,
+  gitWithKey,
+  kustomizationsReady,
+  pulumiOk,
+  ready,
+  servicesRunning,
+  tail,
+  type Obj,
+  type Step,
+} from "./scenario";
+
+const DEV = { user: "dev", email: "dev@example.com" };
+
+/**
+ * A developer's commit: clone `url` (the stand-in's bare repository here, GitHub in the smoke
+ * run), edit, commit, push to main. Returns the new commit.
+ */
+export async function developerCommit(
+  url: string,
+  workParent: string,
+  message: string,
+  edit: (dir: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const work = fs.mkdtempSync(path.join(workParent, "dev-"));
+  const git = (args: string[]) =>
+    run("git", ["-c", `user.name=${DEV.user}`, "-c", `user.email=${DEV.email}`, ...args], {
+      cwd: work,
+      env,
+    });
+  const clone = await run("git", ["clone", "-q", url, work], { env });
+  if (clone.status !== 0) throw new Error(`clone: ${clone.stderr}`);
+  edit(work);
+  await git(["add", "-A"]);
+  const commit = await git(["commit", "-q", "-m", message]);
+  if (commit.status !== 0) throw new Error(`commit: ${commit.stderr}${commit.stdout}`);
+  const push = await git(["push", "-q", "origin", "HEAD:main"]);
+  if (push.status !== 0) throw new Error(`push: ${push.stderr}`);
+  return (await git(["rev-parse", "HEAD"])).stdout.trim();
+}
+
+const standinCommit = (infra: Infra, message: string, edit: (dir: string) => void) =>
+  developerCommit(
+    infra.standin.repoDir(infra.owner, "flux_developer"),
+    infra.runDir,
+    message,
+    edit,
+  );
+
+async function kustomization(c: Cluster, name: string): Promise<Obj> {
+  return c.kubectlJson<Obj>(["-n", "flux-system", "get", "kustomization", name]);
+}
+
+/** Waits until the Kustomization reconciled `revision` and reports Ready as `status`. */
+export async function kustomizationAt(
+  c: Cluster,
+  name: string,
+  revision: string,
+  status: "True" | "False",
+) {
+  return waitFor(
+    `${name} at ${revision.slice(0, 8)} with Ready=${status}`,
+    async () => {
+      const k = (await kustomization(c, name)) as Obj & {
+        status?: { lastAttemptedRevision?: string };
+      };
+      const r = k.status?.conditions?.find((x) => x.type === "Ready");
+      return k.status?.lastAttemptedRevision?.endsWith(revision) && r?.status === status
+        ? r
+        : undefined;
+    },
+    120_000,
+    2000,
+  );
+}
+
+function badInput(t: Toolchain, infra: Infra): Step {
+  return {
+    name: "bad config: pulumi up refuses with every problem, creates nothing",
+    run: async () => {
+      const stack = await createStack(
+        t,
+        infra.runDir,
+        "e2ebad",
+        {
+          "github:owner": infra.owner,
+          "github:baseUrl": `${infra.standin.url}/`,
+          "flux-platform:fluxVersion": "latest",
+          "flux-platform:cluster": { provider: "kubeconfig", context: infra.context },
+          "flux-platform:services": {
+            Beetle: { image: "ghcr.io/stefanprodan/podinfo", tag: "latest" },
+          },
+        },
+        { "github:token": infra.token },
+        { KUBECONFIG: infra.kubeconfig },
+      );
+      const up = await stack.pulumi(["up", "--yes", "--skip-preview"]);
+      const out = up.stdout + up.stderr;
+      if (up.status === 0) throw new Error("pulumi up exited 0 on an invalid config");
+      const expected = [
+        "fluxVersion: `latest` is not an exact Flux 2.x version",
+        "services.Beetle: `Beetle` is not a valid service name",
+        "services.Beetle.tag: `latest` is not a pinned image tag",
+      ];
+      const missing = expected.filter((e) => !out.includes(e));
+      if (missing.length > 0) throw new Error(`not reported: ${missing.join("; ")}\n${tail(out)}`);
+      const exported = await stack.pulumi(["stack", "export"]);
+      const resources =
+        (JSON.parse(exported.stdout) as { deployment?: { resources?: { type: string }[] } })
+          .deployment?.resources ?? [];
+      const created = resources.filter((r) => r.type !== "pulumi:pulumi:Stack");
+      if (created.length > 0) throw new Error(`created: ${created.map((r) => r.type).join(", ")}`);
+      return `exit ${up.status}, ${expected.length} problems listed, 0 resources created`;
+    },
+  };
+}
+
+function configChange(infra: Infra): Step {
+  return {
+    name: "a developer's config change reaches the ConfigMap (same name)",
+    run: async () => {
+      const before = await infra.kubectlJson<Obj & { metadata: { uid: string } }>([
+        "-n",
+        APP_NAMESPACE,
+        "get",
+        "configmap",
+        "beetle-config",
+      ]);
+      const revision = await standinCommit(infra, "beetle: turn on newCheckout in e2e", (dir) => {
+        fs.appendFileSync(
+          path.join(dir, "beetle/e2e/config.yaml"),
+          "featureFlags:\n  newCheckout: true\n",
+        );
+      });
+      await kustomizationAt(infra, "config-beetle", revision, "True");
+      const after = await infra.kubectlJson<{
+        metadata: { uid: string };
+        data: Record<string, string>;
+      }>(["-n", APP_NAMESPACE, "get", "configmap", "beetle-config"]);
+      if (!after.data["override.yaml"]?.includes("newCheckout: true")) {
+        throw new Error(`override.yaml is now:\n${after.data["override.yaml"]}`);
+      }
+      if (after.metadata.uid !== before.metadata.uid) throw new Error("the ConfigMap was replaced");
+      return "override.yaml updated in place; the rollout is Reloader's, which is not run here (its module is not served)";
+    },
+  };
+}
+
+function developerCannotDeploy(infra: Infra): Step {
+  return {
+    name: "the developer repo cannot deploy: refused, reported, nothing applied",
+    run: async () => {
+      const evil = [
+        "apiVersion: apps/v1",
+        "kind: Deployment",
+        "metadata: {name: evil}",
+        "spec:",
+        "  selector: {matchLabels: {app: evil}}",
+        "  template:",
+        "    metadata: {labels: {app: evil}}",
+        "    spec: {containers: [{name: c, image: 'busybox:1.36'}]}",
+        "---",
+        "apiVersion: rbac.authorization.k8s.io/v1",
+        "kind: RoleBinding",
+        "metadata: {name: evil}",
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}",
+        "subjects: [{kind: ServiceAccount, name: default, namespace: apps}]",
+        "",
+      ].join("\n");
+      const k = "beetle/e2e/kustomization.yaml";
+      let original = "";
+      const revision = await standinCommit(infra, "beetle: deploy something", (dir) => {
+        fs.writeFileSync(path.join(dir, "beetle/e2e/evil.yaml"), evil);
+        original = fs.readFileSync(path.join(dir, k), "utf8");
+        fs.writeFileSync(path.join(dir, k), original + "resources:\n  - evil.yaml\n");
+      });
+      const cond = await kustomizationAt(infra, "config-beetle", revision, "False");
+      if (!/forbidden/i.test(cond.message ?? ""))
+        throw new Error(`not Ready, but: ${cond.message}`);
+      const d = await infra.kubectl(["-n", APP_NAMESPACE, "get", "deployment", "evil"]);
+      const rb = await infra.kubectl(["-n", APP_NAMESPACE, "get", "rolebinding", "evil"]);
+      if (d.status === 0 || rb.status === 0)
+        throw new Error("the developer's Deployment or RoleBinding was applied");
+      await servicesRunning(infra, ["beetle"]);
+      const back = await standinCommit(infra, "beetle: undo", (dir) => {
+        fs.rmSync(path.join(dir, "beetle/e2e/evil.yaml"));
+        fs.writeFileSync(path.join(dir, k), original);
+      });
+      await kustomizationAt(infra, "config-beetle", back, "True");
+      return `refused: ${(cond.message ?? "").split("\n")[0].slice(0, 160)}`;
+    },
+  };
+}
+
+function keyRotation(infra: Infra, stack: Stack): Step {
+  return {
+    name: "key rotation: new key registered before the old one goes, source Ready throughout",
+    run: async () => {
+      const from = infra.standin.requests.length;
+      let polling = true;
+      const notReady: string[] = [];
+      const poll = (async () => {
+        while (polling) {
+          const repos = await infra
+            .kubectlJson<{ items: Obj[] }>(["-n", "flux-system", "get", "gitrepositories"])
+            .catch(() => ({ items: [] as Obj[] }));
+          for (const r of repos.items) if (!ready(r)) notReady.push(r.metadata.name);
+          await sleep(500);
+        }
+      })();
+      const set = await stack.pulumi(["config", "set", "flux-platform:deployKeyGeneration", "2"]);
+      if (set.status !== 0) throw new Error(set.stderr);
+      const seconds = await pulumiOk(stack, ["up", "--yes", "--skip-preview"]).finally(() => {
+        polling = false;
+      });
+      await poll;
+      const calls = infra.standin.requests.slice(from).map((q) => `${q.method} ${q.path}`);
+      for (const repo of ["flux_platform", "flux_developer"]) {
+        const post = calls.indexOf(`POST /repos/${infra.owner}/${repo}/keys`);
+        const del = calls.findIndex((c) =>
+          c.startsWith(`DELETE /repos/${infra.owner}/${repo}/keys/`),
+        );
+        if (post < 0 || del < 0 || post > del) {
+          throw new Error(
+            `${repo}: key calls in this order: ${calls.filter((c) => c.includes("/keys")).join(", ")}`,
+          );
+        }
+      }
+      if (notReady.length > 0)
+        throw new Error(`not Ready during the rotation: ${[...new Set(notReady)].join(", ")}`);
+      const lines = fs
+        .readFileSync(path.join(infra.runDir, "ssh", "authorized_keys"), "utf8")
+        .trim()
+        .split("\n");
+      if (lines.length !== 2)
+        throw new Error(`${lines.length} deploy keys registered after the rotation`);
+      const secret = await infra.kubectlJson<{ data: Record<string, string> }>([
+        "-n",
+        "flux-system",
+        "get",
+        "secret",
+        "flux-developer-deploy-key",
+      ]);
+      const identity = Buffer.from(secret.data.identity, "base64").toString();
+      const ls = await gitWithKey(infra, identity, [
+        "ls-remote",
+        `ssh://git@127.0.0.1:${infra.sshPort}/${infra.owner}/flux_developer`,
+      ]);
+      if (ls.status !== 0) throw new Error(`the new key cannot read: ${ls.stderr}`);
+      return `one up (${seconds.toFixed(1)}s): POST new key before DELETE old for both repos; GitRepositories Ready at every poll; 2 keys left`;
+    },
+  };
+}
+
+/** Changes the platform template in the program (as the platform team would) and returns the undo. */
+function platformChange(stack: Stack): void {
+  const file = path.join(stack.dir, "lib/platformRepo.ts");
+  const text = fs.readFileSync(file, "utf8");
+  if (!text.includes("revisionHistoryLimit: 3,")) throw new Error("template marker not found");
+  fs.writeFileSync(file, text.replace("revisionHistoryLimit: 3,", "revisionHistoryLimit: 4,"));
+}
+
+async function historyLimit(c: Cluster): Promise<number | undefined> {
+  const d = await c
+    .kubectlJson<{ spec: { revisionHistoryLimit?: number } }>([
+      "-n",
+      APP_NAMESPACE,
+      "get",
+      "deployment",
+      "beetle",
+    ])
+    .catch(() => undefined);
+  return d?.spec.revisionHistoryLimit;
+}
+
+function twoEnvironments(t: Toolchain, infra: Infra, dev: Stack): Step[] {
+  let prd: Stack | undefined;
+  let cluster: Cluster | undefined;
+  return [
+    {
+      name: "second environment: adopts the repos, on its own cluster",
+      critical: true,
+      run: async () => {
+        cluster = await infra.addCluster("prd");
+        const podinfo = {
+          image: "ghcr.io/stefanprodan/podinfo",
+          tag: "6.15.0",
+          port: 9898,
+          replicas: 2,
+        };
+        prd = await createStack(
+          t,
+          infra.runDir,
+          "e2eprd",
+          {
+            "github:owner": infra.owner,
+            "github:baseUrl": `${infra.standin.url}/`,
+            "flux-platform:environment": "prd",
+            "flux-platform:adoptRepos": true,
+            "flux-platform:syncInterval": "10s",
+            "flux-platform:cluster": { provider: "kubeconfig", context: cluster.context },
+            "flux-platform:fluxInstall": "existing",
+            "flux-platform:fluxComponents": ["source-controller", "kustomize-controller"],
+            "flux-platform:infrastructure": { kyverno: false, reloader: false },
+            "flux-platform:gitSsh": { host: "127.0.0.1", port: infra.sshPort },
+            "flux-platform:services": { beetle: podinfo, sonar: podinfo, tiger: podinfo },
+          },
+          { "github:token": infra.token },
+          { KUBECONFIG: cluster.kubeconfig },
+        );
+        const seconds = await pulumiOk(prd, ["up", "--yes", "--skip-preview"]);
+        await kustomizationsReady(cluster);
+        await servicesRunning(cluster);
+        return `exit 0 in ${seconds.toFixed(1)}s; prd's Kustomizations Ready, services Available`;
+      },
+    },
+    {
+      name: "promotion: dev's platform change reaches prd only with prd's own up",
+      run: async () => {
+        if (!prd || !cluster) throw new Error("no second environment");
+        platformChange(dev);
+        await pulumiOk(dev, ["up", "--yes", "--skip-preview"]);
+        await waitFor(
+          "dev's beetle to get the change",
+          async () => ((await historyLimit(infra)) === 4 ? true : undefined),
+          120_000,
+          2000,
+        );
+        // Three of prd's sync intervals: its sources fetch the new commit, nothing changes.
+        await sleep(30_000);
+        const prdBefore = await historyLimit(cluster);
+        if (prdBefore !== 3)
+          throw new Error(`prd's beetle has revisionHistoryLimit ${prdBefore} before prd's up`);
+        const preview = await prd.pulumi(["preview", "--diff"]);
+        if (preview.status !== 0) throw new Error(`preview: ${tail(preview.stderr)}`);
+        if (
+          !preview.stdout.includes("environments/prd/apps/base/deployment.yaml") ||
+          !/~ revisionHistoryLimit: 3 => 4/.test(preview.stdout)
+        ) {
+          throw new Error(`prd's preview does not show the change:\n${tail(preview.stdout, 40)}`);
+        }
+        await pulumiOk(prd, ["up", "--yes", "--skip-preview"]);
+        await waitFor(
+          "prd's beetle to get the change",
+          async () => ((await historyLimit(cluster!)) === 4 ? true : undefined),
+          120_000,
+          2000,
+        );
+        return "dev applied it; prd unchanged for 30 s; prd's preview showed the diff; prd's up applied it";
+      },
+    },
+  ];
+}
+
+function removeService(infra: Infra, stack: Stack): Step {
+  return {
+    name: "removing a service: Kustomizations deleted, Flux prunes, no finalizer left",
+    run: async () => {
+      const rm = await stack.pulumi(["config", "rm", "--path", "flux-platform:services.tiger"]);
+      if (rm.status !== 0) throw new Error(rm.stderr);
+      const seconds = await pulumiOk(stack, ["up", "--yes", "--skip-preview"]);
+      await waitFor(
+        "tiger's Deployment, Service and ConfigMap to be pruned",
+        async () => {
+          const left = await infra.kubectl([
+            "-n",
+            APP_NAMESPACE,
+            "get",
+            "deployment/tiger",
+            "service/tiger",
+            "configmap/tiger-config",
+            "--ignore-not-found",
+            "-o",
+            "name",
+          ]);
+          return left.status === 0 && left.stdout.trim() === "" ? true : undefined;
+        },
+        120_000,
+        2000,
+      );
+      const ks = (
+        await infra.kubectlJson<{ items: Obj[] }>(["-n", "flux-system", "get", "kustomizations"])
+      ).items;
+      const names = ks.map((k) => k.metadata.name);
+      if (names.some((n) => n.endsWith("-tiger")))
+        throw new Error(`still there: ${names.join(", ")}`);
+      const stuck = ks.filter((k) => k.metadata.deletionTimestamp);
+      if (stuck.length > 0)
+        throw new Error(`being deleted: ${stuck.map((k) => k.metadata.name).join(", ")}`);
+      await kustomizationsReady(infra, ["beetle", "sonar"]);
+      return `up ${seconds.toFixed(1)}s; tiger's objects pruned; ${names.length} Kustomizations left, none with a deletion pending`;
+    },
+  };
+}
+
+export function lifecycle(t: Toolchain, infra: Infra, dev: Stack): Step[] {
+  return [
+    badInput(t, infra),
+    configChange(infra),
+    developerCannotDeploy(infra),
+    keyRotation(infra, dev),
+    ...twoEnvironments(t, infra, dev),
+    removeService(infra, dev),
+  ];
+}
