@@ -15,7 +15,9 @@ import {
 } from "./components";
 import { configuredHostKeys, knownHosts } from "./lib/clusterObjects";
 import { ConfigError, loadConfig } from "./lib/config";
+import { serviceHostname } from "./lib/gateway";
 import { publishedSshKeys } from "./lib/github/api";
+import { routed } from "./lib/platformRepo";
 import { REPO_ROLES, type RepoRole } from "./lib/names";
 import { renderStack } from "./lib/render";
 
@@ -148,6 +150,12 @@ async function main() {
       .filter((o) => o.apiVersion.includes("fluxcd.io"))
       .map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`),
     watch: pulumi.interpolate`flux get kustomizations --context ${cluster.kubeContext}`,
+    // Where each service with a route answers, through the environment's Gateway.
+    serviceUrls: Object.fromEntries(
+      config.services
+        .filter((s) => routed(config, s))
+        .map((s) => [s.name, `http://${serviceHostname(s.name, config.ingressDomain)}`]),
+    ),
   };
 }
 

@@ -8,10 +8,13 @@
  */
 import { GITHUB_SSH, type GitSshConfig, type PlatformConfig, type ServiceConfig } from "./config";
 import { CONFIG_VARIABLES } from "./developerRepo";
+import { serviceHostname } from "./gateway";
+import { routed } from "./platformRepo";
 import {
   DEVELOPER_CONFIG_SA,
   FLUX_NAMESPACE,
   INFRASTRUCTURE,
+  INFRASTRUCTURE_GATEWAY,
   INFRASTRUCTURE_POLICIES,
   REPO_ROLES,
   WAIT_FOR_READY,
@@ -159,6 +162,7 @@ export function appVariables(cfg: PlatformConfig, s: ServiceConfig): Record<stri
     IMAGE: `${s.image}:${s.tag}`,
     PORT: String(s.port),
     REPLICAS: String(s.replicas),
+    ...(routed(cfg, s) ? { HOSTNAME: serviceHostname(s.name, cfg.ingressDomain) } : {}),
   };
 }
 
@@ -205,6 +209,19 @@ export function infrastructureKustomizations(cfg: PlatformConfig): K8sObject[] {
       }),
     );
   }
+  if (cfg.infrastructure.gateway) {
+    out.push(
+      kustomization(cfg, {
+        name: INFRASTRUCTURE_GATEWAY,
+        role: "platform",
+        path: `./${platformRoot(cfg.environment)}/infrastructure/gateway`,
+        // Envoy Gateway and the Gateway API CRDs come with the controllers.
+        dependsOn: [INFRASTRUCTURE],
+        timeout: "5m",
+        substitute: { APP_NAMESPACE: cfg.appNamespace, INGRESS_DOMAIN: cfg.ingressDomain },
+      }),
+    );
+  }
   if (cfg.infrastructure.kyverno) {
     out.push(
       kustomization(cfg, {
@@ -224,10 +241,14 @@ export function infrastructureKustomizations(cfg: PlatformConfig): K8sObject[] {
   return out;
 }
 
-/** What a service's config waits for: the last infrastructure Kustomization, if any. */
+/**
+ * What a service's config waits for: every infrastructure Kustomization but the one the
+ * others depend on (so the policies are enforced and the Gateway is ready before any
+ * service, and so its route, is applied).
+ */
 function lastInfrastructure(cfg: PlatformConfig): string[] {
-  const infra = infrastructureKustomizations(cfg);
-  return infra.length > 0 ? [infra[infra.length - 1].metadata.name] : [];
+  const infra = infrastructureKustomizations(cfg).map((k) => k.metadata.name);
+  return infra.length > 1 ? infra.filter((n) => n !== INFRASTRUCTURE) : infra;
 }
 
 export function appNamespace(cfg: PlatformConfig): K8sObject {

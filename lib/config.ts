@@ -47,7 +47,7 @@ export const REQUIRED_FLUX_COMPONENTS: Readonly<Partial<Record<FluxComponent, st
 export const FLUX_INSTALL_MODES = ["operator", "existing"] as const;
 
 /** Infrastructure the platform repo installs with Flux; each can be switched off. */
-export const INFRASTRUCTURE_COMPONENTS = ["kyverno", "reloader"] as const;
+export const INFRASTRUCTURE_COMPONENTS = ["kyverno", "reloader", "gateway"] as const;
 export type InfrastructureComponent = (typeof INFRASTRUCTURE_COMPONENTS)[number];
 
 /** GitHub.com's SSH endpoint; GitHub Enterprise Server has its own (`gitSsh`). */
@@ -97,6 +97,8 @@ export interface ServiceConfig {
   readonly tag: string;
   readonly port: number;
   readonly replicas: number;
+  /** An HTTPRoute `<name>.<ingressDomain>` on the platform's Gateway (with `gateway` on). */
+  readonly ingress: boolean;
 }
 
 export interface MinikubeCluster {
@@ -142,6 +144,8 @@ export interface PlatformConfig {
   /** Which infrastructure components the platform repo installs. */
   readonly infrastructure: Readonly<Record<InfrastructureComponent, boolean>>;
   readonly gitSsh: GitSshConfig;
+  /** Services are reached at `<service>.<ingressDomain>`. */
+  readonly ingressDomain: string;
   readonly syncInterval: string;
   readonly appNamespace: string;
   readonly waitForReady: boolean;
@@ -218,6 +222,7 @@ const serviceSchema = z.strictObject({
   tag: imageTag,
   port: wholeNumber(1, 65535).default(8080),
   replicas: wholeNumber(0, 100).default(1),
+  ingress: z.boolean().default(true),
 });
 
 const minikubeSchema = z.strictObject({
@@ -270,6 +275,11 @@ const componentsSchema = z.array(z.string()).superRefine((list, ctx) => {
     ctx.addIssue({ code: "custom", message: `${show(list)} names ${show(dupes[0])} twice` });
   }
 });
+
+/** Longest domain: a service's host name `<service>.<domain>` must stay within DNS's 253. */
+export const MAX_DOMAIN = 253 - 2;
+const isDomain = (v: string): boolean =>
+  v.length <= MAX_DOMAIN && v.split(".").every((l) => DNS_LABEL.test(l) && l.length <= 63);
 
 /** A host name (DNS) or an IPv4 address. */
 const HOSTNAME =
@@ -343,6 +353,16 @@ const KEYS = {
   fluxInstall: { schema: z.enum(FLUX_INSTALL_MODES).default("operator"), json: false },
   infrastructure: { schema: infrastructureSchema.prefault({}), json: true },
   gitSsh: { schema: gitSshSchema.prefault({}), json: true },
+  ingressDomain: {
+    schema: z
+      .string()
+      .refine((v) => isDomain(v), {
+        error: (i) =>
+          `${show(i.input)} is not a DNS domain (lowercase labels of a-z, 0-9 and '-', each at most 63, joined by '.', at most ${MAX_DOMAIN} in all)`,
+      })
+      .optional(),
+    json: false,
+  },
   syncInterval: {
     schema: z
       .string()
@@ -504,6 +524,22 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
     );
   }
 
+  // Each service's host name `<service>.<domain>` must fit DNS (253 characters).
+  const domain =
+    (values.ingressDomain as string | undefined) ??
+    (typeof values.environment === "string" ? `${values.environment}.localhost` : undefined);
+  const servicesIn = values.services as Record<string, { ingress: boolean }> | undefined;
+  if (domain && servicesIn) {
+    for (const [name, s] of Object.entries(servicesIn)) {
+      const host = `${name}.${domain}`;
+      if (s.ingress && host.length > 253) {
+        problems.push(
+          `services.${name}: its host name \`${host}\` has ${host.length} characters, more than DNS allows (253); shorten \`ingressDomain\` or set \`ingress: false\``,
+        );
+      }
+    }
+  }
+
   if (problems.length > 0) throw new ConfigError(problems.flatMap((p) => p.split("\n")));
 
   const services = values.services as Record<string, Omit<ServiceConfig, "name">>;
@@ -527,6 +563,8 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
     fluxInstall: values.fluxInstall as PlatformConfig["fluxInstall"],
     infrastructure: infrastructure as PlatformConfig["infrastructure"],
     gitSsh: values.gitSsh as GitSshConfig,
+    // A laptop's default: *.localhost resolves to 127.0.0.1 (minikube tunnel, port-forward).
+    ingressDomain: domain as string,
     syncInterval: values.syncInterval as string,
     appNamespace: values.appNamespace as string,
     waitForReady: values.waitForReady as boolean,

@@ -5,6 +5,7 @@
 export const FLUX_NAMESPACE = "flux-system";
 export const INFRASTRUCTURE = "infrastructure";
 export const INFRASTRUCTURE_POLICIES = "infrastructure-policies";
+export const INFRASTRUCTURE_GATEWAY = "infrastructure-gateway";
 /** ServiceAccount the developer-config Kustomizations impersonate. */
 export const DEVELOPER_CONFIG_SA = "developer-config";
 

@@ -9,7 +9,9 @@ import {
   INFRASTRUCTURE_COMPONENTS,
   type InfrastructureComponent,
   type PlatformConfig,
+  type ServiceConfig,
 } from "./config";
+import { envoyGatewayInstall, gatewayObjects, httpRoute } from "./gateway";
 import { configMapName, platformRoot } from "./names";
 import { yamlFile } from "./yaml";
 
@@ -254,6 +256,11 @@ Variables every service gets: \`\${SERVICE_NAME}\`, \`\${ENV}\`, \`\${IMAGE}\`, 
 repo as the ConfigMap \`<service>-config\`, mounted at \`/etc/config\`.
 `;
 
+/** Whether a service gets an HTTPRoute: its `ingress` is on, and so is the Gateway. */
+export function routed(cfg: PlatformConfig, s: ServiceConfig): boolean {
+  return cfg.infrastructure.gateway && s.ingress;
+}
+
 /**
  * Every file of the platform repo this stack writes, sorted by path: its own environment's
  * folder (`environments/<env>/`), and the repository's README (shared: written by the stack
@@ -326,6 +333,53 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
       shared: true,
     },
     {
+      path: "infrastructure/controllers/gateway.yaml",
+      content: yamlFile(
+        [
+          ...MANAGED,
+          "",
+          "Envoy Gateway: the Gateway API implementation (its chart also installs the CRDs).",
+        ],
+        ...envoyGatewayInstall(PART_OF),
+      ),
+      mode: "sync",
+      shared: true,
+    },
+    {
+      path: "infrastructure/gateway/kustomization.yaml",
+      content: yamlFile(MANAGED, kustomization(["gateway.yaml"])),
+      mode: "sync",
+      shared: true,
+    },
+    {
+      path: "infrastructure/gateway/gateway.yaml",
+      content: yamlFile(
+        [...MANAGED, "", "The environment's Gateway: every service's HTTPRoute attaches to it."],
+        ...gatewayObjects(),
+      ),
+      mode: "sync",
+      shared: true,
+    },
+    {
+      path: "apps/components/route/kustomization.yaml",
+      content: yamlFile(MANAGED, {
+        apiVersion: "kustomize.config.k8s.io/v1alpha1",
+        kind: "Component",
+        resources: ["httproute.yaml"],
+      }),
+      mode: "sync",
+      shared: true,
+    },
+    {
+      path: "apps/components/route/httproute.yaml",
+      content: yamlFile(
+        [...MANAGED, "", "A service's route on the environment's Gateway, at ${HOSTNAME}."],
+        httpRoute(),
+      ),
+      mode: "sync",
+      shared: true,
+    },
+    {
       path: "infrastructure/policies/kustomization.yaml",
       content: yamlFile(MANAGED, kustomization(POLICIES.map((p) => `${p.name}.yaml`))),
       mode: "sync",
@@ -345,7 +399,7 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
           "",
           `${s.name}: the generic base plus ${s.name}'s own patches (add them in lib/platformRepo.ts).`,
         ],
-        kustomization(["../base"]),
+        kustomization(["../base"], routed(cfg, s) ? { components: ["../components/route"] } : {}),
       ),
       mode: "sync",
       shared: false,
@@ -359,6 +413,10 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
     }
     if (f.path.startsWith("infrastructure/controllers/")) return Object.values(on).some(Boolean);
     if (f.path.startsWith("infrastructure/policies/")) return on.kyverno;
+    if (f.path.startsWith("infrastructure/gateway/")) return on.gateway;
+    if (f.path.startsWith("apps/components/route/")) {
+      return cfg.services.some((s) => routed(cfg, s));
+    }
     return true;
   });
   const files: RepoFile[] = [

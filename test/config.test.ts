@@ -50,7 +50,9 @@ describe("config loader", () => {
       syncInterval: "1m",
       appNamespace: "apps",
       waitForReady: true,
+      ingressDomain: "dev.localhost",
     });
+    expect(cfg.infrastructure).to.deep.equal({ kyverno: true, reloader: true, gateway: true });
     expect(cfg.fluxComponents).to.deep.equal(DEFAULT_FLUX_COMPONENTS);
     expect(cfg.cluster).to.deep.equal({
       provider: "minikube",
@@ -67,6 +69,7 @@ describe("config loader", () => {
         tag: "6.15.0",
         port: 9898,
         replicas: 1,
+        ingress: true,
       },
     ]);
   });
@@ -112,11 +115,11 @@ describe("config loader", () => {
       {
         ...VALID,
         "flux-platform:fluxComponents": components,
-        "flux-platform:infrastructure": { kyverno: false, reloader: false },
+        "flux-platform:infrastructure": { kyverno: false, reloader: false, gateway: false },
       },
       "dev",
     );
-    expect(off.infrastructure).to.deep.equal({ kyverno: false, reloader: false });
+    expect(off.infrastructure).to.deep.equal({ kyverno: false, reloader: false, gateway: false });
     const existing = loadConfig(
       {
         ...VALID,
@@ -282,7 +285,7 @@ describe("config loader", () => {
       [
         "unknown service field",
         withService({ ...svc, replica: 2 }),
-        /^services\.beetle\.replica: unknown key `replica` \(allowed: image, tag, port, replicas\)$/,
+        /^services\.beetle\.replica: unknown key `replica` \(allowed: image, tag, port, replicas, ingress\)$/,
       ],
       [
         "fluxVersion range",
@@ -320,17 +323,40 @@ describe("config loader", () => {
       [
         "missing helm-controller (the infrastructure is HelmReleases)",
         { ...VALID, "flux-platform:fluxComponents": ["source-controller", "kustomize-controller"] },
-        /^fluxComponents: .* lacks `helm-controller`, which installs the infrastructure's HelmReleases \(kyverno, reloader\); add it, or switch them off under `infrastructure`$/,
+        /^fluxComponents: .* lacks `helm-controller`, which installs the infrastructure's HelmReleases \(kyverno, reloader, gateway\); add it, or switch them off under `infrastructure`$/,
       ],
       [
         "unknown infrastructure component",
         { ...VALID, "flux-platform:infrastructure": { kyverno: false, istio: true } },
-        /^infrastructure\.istio: unknown key `istio` \(allowed: kyverno, reloader\)$/,
+        /^infrastructure\.istio: unknown key `istio` \(allowed: kyverno, reloader, gateway\)$/,
       ],
       [
         "infrastructure switch that is not a boolean",
         { ...VALID, "flux-platform:infrastructure": { reloader: "no" } },
         /^infrastructure\.reloader: `no` is not a boolean$/,
+      ],
+      [
+        "ingress domain that is not a DNS domain",
+        { ...VALID, "flux-platform:ingressDomain": "Apps_Example.com" },
+        /^ingressDomain: `Apps_Example\.com` is not a DNS domain \(lowercase labels/,
+      ],
+      [
+        "ingress domain with an empty label",
+        { ...VALID, "flux-platform:ingressDomain": "apps..example.com" },
+        /^ingressDomain: `apps\.\.example\.com` is not a DNS domain/,
+      ],
+      [
+        "host name longer than DNS allows",
+        {
+          ...VALID,
+          "flux-platform:ingressDomain": Array.from({ length: 4 }, () => "a".repeat(61)).join("."),
+        },
+        /^services\.beetle: its host name `beetle\.a{61}\..*` has 254 characters, more than DNS allows \(253\); shorten `ingressDomain` or set `ingress: false`$/,
+      ],
+      [
+        "ingress that is not a boolean",
+        withService({ ...svc, ingress: "yes" }),
+        /^services\.beetle\.ingress: `yes` is not a boolean$/,
       ],
       [
         "unknown flux install mode",

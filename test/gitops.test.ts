@@ -126,14 +126,20 @@ describe("switchable infrastructure, an existing Flux, GitHub Enterprise Server"
     r.clusterObjects.filter((o) => o.kind === "Kustomization");
 
   it("writes and applies only the infrastructure that is switched on", () => {
-    const none = renderStack({ ...dev, infrastructure: { kyverno: false, reloader: false } });
+    const none = renderStack({
+      ...dev,
+      infrastructure: { kyverno: false, reloader: false, gateway: false },
+    });
     expect(none.platformFiles.filter((f) => f.path.includes("/infrastructure/"))).to.deep.equal([]);
     const names = kustomizations(none).map((k) => k.metadata.name);
     expect(names.filter((n) => n.startsWith("infrastructure"))).to.deep.equal([]);
     const config = kustomizations(none).find((k) => k.metadata.name === "config-beetle")!;
     expect((config.spec as { dependsOn?: unknown }).dependsOn).to.equal(undefined);
 
-    const reloader = renderStack({ ...dev, infrastructure: { kyverno: false, reloader: true } });
+    const reloader = renderStack({
+      ...dev,
+      infrastructure: { kyverno: false, reloader: true, gateway: false },
+    });
     expect(
       reloader.platformFiles.filter((f) => f.path.includes("/infrastructure/")).map((f) => f.path),
     ).to.deep.equal([
@@ -171,6 +177,72 @@ describe("switchable infrastructure, an existing Flux, GitHub Enterprise Server"
     expect((fromMeta.cluster.sources.developer.gitRepository.spec as { url: string }).url).to.equal(
       `ssh://git@ghe.example.com/${dev.owner}/flux_developer`,
     );
+  });
+});
+
+describe("ingress through the Gateway API", () => {
+  const dev = loadStackFile(ROOT, "dev");
+  /** Built as kustomize-controller builds them: the Gateway's and each service's Kustomization. */
+  const built = (cfg: typeof dev, dir: string) => {
+    const r = renderStack(cfg);
+    const out = tmp(dir);
+    writeTree(out, renderedTree(r));
+    const ks = (name: string) =>
+      r.clusterObjects.find((o) => o.kind === "Kustomization" && o.metadata.name === name)!;
+    const build = (name: string) =>
+      fluxBuild(ks(name) as unknown as FluxKustomization, path.join(out, cfg.platformRepo));
+    const gateway = build("infrastructure-gateway");
+    const apps = Object.fromEntries(cfg.services.map((s) => [s.name, build(`app-${s.name}`)]));
+    return { gateway, apps };
+  };
+
+  it("gives every service a route on the environment's Gateway, unique host names, valid models", () => {
+    const { gateway, apps } = built(dev, "gateway");
+    const gw = gateway.find((o) => o.kind === "Gateway")!;
+    expect(gw.metadata).to.include({ name: "platform", namespace: "apps" });
+    expect(gateway.find((o) => o.kind === "GatewayClass")!.metadata.name).to.equal(
+      (gw.spec as { gatewayClassName: string }).gatewayClassName,
+    );
+    const listeners = (gw.spec as { listeners: { name: string; hostname: string }[] }).listeners;
+    expect(listeners).to.deep.include({
+      ...listeners[0],
+      name: "http",
+      hostname: "*.dev.localhost",
+    });
+    const hosts: string[] = [];
+    for (const [name, objs] of Object.entries(apps)) {
+      const route = objs.find((o) => o.kind === "HTTPRoute")!;
+      validateObject(route);
+      for (const o of gateway) validateObject(o);
+      const spec = route.spec as {
+        parentRefs: { name: string; sectionName: string }[];
+        hostnames: string[];
+        rules: { backendRefs: { name: string; port: number }[] }[];
+      };
+      expect(spec.parentRefs).to.deep.equal([
+        { name: gw.metadata.name, sectionName: listeners[0].name },
+      ]);
+      const svc = objs.find((o) => o.kind === "Service")!;
+      expect(spec.rules[0].backendRefs).to.deep.equal([{ name: svc.metadata.name, port: 80 }]);
+      hosts.push(...spec.hostnames);
+      expect(spec.hostnames).to.deep.equal([`${name}.dev.localhost`]);
+    }
+    expect(new Set(hosts).size).to.equal(hosts.length);
+  });
+
+  it("leaves out the route of a service that opts out, and every route when the Gateway is off", () => {
+    const optOut = {
+      ...dev,
+      services: dev.services.map((s) => (s.name === "sonar" ? { ...s, ingress: false } : s)),
+    };
+    const { apps } = built(optOut, "opt-out");
+    expect(apps.sonar.map((o) => o.kind)).to.not.include("HTTPRoute");
+    expect(apps.beetle.map((o) => o.kind)).to.include("HTTPRoute");
+    const off = renderStack({ ...dev, infrastructure: { ...dev.infrastructure, gateway: false } });
+    expect(off.platformFiles.filter((f) => /gateway|components\/route/.test(f.path))).to.deep.equal(
+      [],
+    );
+    expect(off.clusterObjects.map((o) => o.metadata.name)).to.not.include("infrastructure-gateway");
   });
 });
 
@@ -283,7 +355,7 @@ for (const stack of STACKS) {
     });
 
     it("builds every Flux Kustomization, and each one yields objects", () => {
-      expect(builds.size).to.equal(2 + 2 * rendered.config.services.length);
+      expect(builds.size).to.equal(3 + 2 * rendered.config.services.length);
       for (const [name, b] of builds) expect(b.objects, name).to.have.length.greaterThan(0);
     });
 
@@ -360,8 +432,13 @@ for (const stack of STACKS) {
       }
       expect(deps("infrastructure")).to.deep.equal([]);
       expect(deps("infrastructure-policies")).to.deep.equal(["infrastructure"]);
+      expect(deps("infrastructure-gateway")).to.deep.equal(["infrastructure"]);
       for (const s of rendered.config.services) {
-        expect(deps(`config-${s.name}`)).to.deep.equal(["infrastructure-policies"]);
+        // The policies are enforced and the Gateway is ready before any service is applied.
+        expect(deps(`config-${s.name}`)).to.deep.equal([
+          "infrastructure-gateway",
+          "infrastructure-policies",
+        ]);
         expect(deps(`app-${s.name}`)).to.deep.equal([`config-${s.name}`]);
       }
       for (const b of builds.values()) {

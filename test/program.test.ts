@@ -109,7 +109,7 @@ const COUNTS: Record<string, Record<string, number>> = {
     "kubernetes:core/v1:ServiceAccount": 1,
     "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 1,
-    "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization": 8,
+    "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization": 9,
     "flux-platform:index:FluxService": 3,
   },
 };
@@ -343,7 +343,7 @@ for (const stack of ["dev", "prd"]) {
 
     it("waits for Flux to report Ready longer than Flux's own timeouts", () => {
       const flux = registrations.filter((r) => /fluxcd\.io|controlplane\.io/.test(r.type));
-      expect(flux).to.have.length(1 + 2 + 8);
+      expect(flux).to.have.length(1 + 2 + 9);
       for (const r of flux) {
         expect(r.customTimeouts, r.name).to.deep.include({ create: "15m", update: "15m" });
       }
@@ -386,8 +386,11 @@ for (const stack of ["dev", "prd"]) {
       expect(infra.dependencies).to.include.members(
         byType("kubernetes:source.toolkit.fluxcd.io/v1:GitRepository").map((r) => r.urn),
       );
+      // Pulumi applies the infrastructure Kustomizations one after the other, each Ready first.
+      const gateway = ks("infrastructure-kustomization-infrastructure-gateway");
+      expect(gateway.dependencies).to.include(infra.urn);
       expect(ks("infrastructure-kustomization-infrastructure-policies").dependencies).to.include(
-        infra.urn,
+        gateway.urn,
       );
       for (const s of rendered.config.services) {
         const config = ks(`service-${s.name}-kustomization-config-${s.name}`);
@@ -410,6 +413,11 @@ for (const stack of ["dev", "prd"]) {
         `https://github.com/acme/${rendered.config.platformRepo}`,
       );
       expect(program.fluxObjects).to.include("Kustomization/flux-system/app-beetle");
+      expect(program.serviceUrls).to.deep.equal({
+        beetle: `http://beetle.${stack}.localhost`,
+        sonar: `http://sonar.${stack}.localhost`,
+        tiger: `http://tiger.${stack}.localhost`,
+      });
     });
   });
 }
@@ -472,7 +480,11 @@ describe("program under mocks: GitHub Enterprise Server, Flux already installed,
       "flux-platform:cluster": JSON.stringify({ provider: "kubeconfig", context: "kind-e2e" }),
       "flux-platform:fluxInstall": "existing",
       "flux-platform:fluxComponents": JSON.stringify(["source-controller", "kustomize-controller"]),
-      "flux-platform:infrastructure": JSON.stringify({ kyverno: false, reloader: false }),
+      "flux-platform:infrastructure": JSON.stringify({
+        kyverno: false,
+        reloader: false,
+        gateway: false,
+      }),
       "flux-platform:gitSsh": JSON.stringify({ host: "127.0.0.1", port: 2222 }),
     });
     await runProgram();

@@ -1,7 +1,7 @@
 /**
  * Schema validation of rendered objects with maintained typed models: kubernetes-models for
  * core kinds, @kubernetes-models/flux-cd for Flux kinds, @kubernetes-models/kyverno for
- * Kyverno policies. An object of a kind with no model here is an error, not a pass.
+ * Kyverno policies, @kubernetes-models/gateway-api for the Gateway API. An object of a kind with no model here is an error, not a pass.
  */
 type Model = new (data: never) => { validate(): void };
 
@@ -12,7 +12,7 @@ let MODELS: Record<string, Model> | undefined;
  * are loaded with `import()`; call this once in a `before()` hook.
  */
 export async function loadModels(): Promise<void> {
-  const [core, apps, rbac, source, kustomize, helm, kyverno] = await Promise.all([
+  const [core, apps, rbac, source, kustomize, helm, kyverno, gateway] = await Promise.all([
     import("kubernetes-models/v1"),
     import("kubernetes-models/apps/v1"),
     import("kubernetes-models/rbac.authorization.k8s.io/v1"),
@@ -20,6 +20,7 @@ export async function loadModels(): Promise<void> {
     import("@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1"),
     import("@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2"),
     import("@kubernetes-models/kyverno/policies.kyverno.io/v1"),
+    import("@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1"),
   ]);
   MODELS = {
     "v1/ConfigMap": core.ConfigMap,
@@ -35,6 +36,9 @@ export async function loadModels(): Promise<void> {
     "kustomize.toolkit.fluxcd.io/v1/Kustomization": kustomize.Kustomization,
     "helm.toolkit.fluxcd.io/v2/HelmRelease": helm.HelmRelease,
     "policies.kyverno.io/v1/ValidatingPolicy": kyverno.ValidatingPolicy,
+    "gateway.networking.k8s.io/v1/GatewayClass": gateway.GatewayClass,
+    "gateway.networking.k8s.io/v1/Gateway": gateway.Gateway,
+    "gateway.networking.k8s.io/v1/HTTPRoute": gateway.HTTPRoute,
   } as Record<string, Model>;
 }
 
@@ -42,6 +46,7 @@ export async function loadModels(): Promise<void> {
 export const CLUSTER_SCOPED = new Set([
   "Namespace",
   "ValidatingPolicy",
+  "GatewayClass",
   "ClusterRole",
   "ClusterRoleBinding",
 ]);
