@@ -11,7 +11,7 @@ import { findToolchain, missingBinaries, startInfra, type Infra, type Toolchain 
 import { stopAll } from "./procs";
 import { createStack, type Stack } from "./pulumi";
 import { lifecycle } from "./lifecycle";
-import { checks, type Step } from "./scenario";
+import { checks, stackConfig, type Step } from "./scenario";
 
 interface StepResult {
   name: string;
@@ -69,7 +69,7 @@ async function main(): Promise<number> {
       t,
       runDir,
       "e2e",
-      stackConfig(infra),
+      stackConfig(infra, infra, "e2e"),
       { "github:token": infra.token },
       { KUBECONFIG: infra.kubeconfig },
     );
@@ -122,25 +122,6 @@ async function runStep(step: Step): Promise<StepResult> {
     console.log(`FAIL ${step.name} (${seconds.toFixed(1)}s): ${detail}`);
     return { name: step.name, ok: false, seconds, detail };
   }
-}
-
-/** The e2e stack: an existing (kubeconfig) cluster where Flux runs, GitHub as GHES. */
-function stackConfig(infra: Infra): Record<string, unknown> {
-  const podinfo = { image: "ghcr.io/stefanprodan/podinfo", tag: "6.15.0", port: 9898, replicas: 1 };
-  return {
-    "github:owner": infra.owner,
-    "github:baseUrl": `${infra.standin.url}/`,
-    "flux-platform:environment": "e2e",
-    "flux-platform:syncInterval": "10s",
-    "flux-platform:cluster": { provider: "kubeconfig", context: infra.context },
-    // Flux runs as host processes (no operator: its chart and images cannot be had here).
-    "flux-platform:fluxInstall": "existing",
-    "flux-platform:fluxComponents": ["source-controller", "kustomize-controller"],
-    // Kyverno's images cannot be had here; Reloader is not built (its module is not served).
-    "flux-platform:infrastructure": { kyverno: false, reloader: false },
-    "flux-platform:gitSsh": { host: "127.0.0.1", port: infra.sshPort },
-    "flux-platform:services": { beetle: podinfo, sonar: podinfo, tiger: podinfo },
-  };
 }
 
 /** GitHub requests by kind: `METHOD /route/with/{placeholders} status`. */

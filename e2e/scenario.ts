@@ -8,6 +8,36 @@ import type { Cluster, Infra } from "./infra";
 import type { Stack } from "./pulumi";
 import { run, waitFor } from "./procs";
 
+/**
+ * An e2e stack's config: an existing (kubeconfig) cluster where Flux already runs, GitHub as
+ * GitHub Enterprise Server (the stand-in), `extra` on top (adoptRepos, replicas...).
+ */
+export function stackConfig(
+  infra: Infra,
+  cluster: Cluster,
+  environment: string,
+  extra: Record<string, unknown> = {},
+  replicas = 1,
+): Record<string, unknown> {
+  const podinfo = { image: "ghcr.io/stefanprodan/podinfo", tag: "6.15.0", port: 9898, replicas };
+  return {
+    "github:owner": infra.owner,
+    "github:baseUrl": `${infra.standin.url}/`,
+    "flux-platform:environment": environment,
+    "flux-platform:syncInterval": "10s",
+    "flux-platform:cluster": { provider: "kubeconfig", context: cluster.context },
+    // Flux runs as host processes (no operator: its chart and images cannot be had here).
+    "flux-platform:fluxInstall": "existing",
+    "flux-platform:fluxComponents": ["source-controller", "kustomize-controller"],
+    // Kyverno's and Envoy Gateway's images cannot be had here; Reloader is not built (its
+    // module is not served). The Gateway and routes are checked by the API server instead.
+    "flux-platform:infrastructure": { kyverno: false, reloader: false, gateway: false },
+    "flux-platform:gitSsh": { host: "127.0.0.1", port: infra.sshPort },
+    "flux-platform:services": Object.fromEntries(SERVICES.map((s) => [s, podinfo])),
+    ...extra,
+  };
+}
+
 export interface Step {
   readonly name: string;
   /** When it fails, the steps after it cannot mean anything: stop. */

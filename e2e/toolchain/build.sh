@@ -309,6 +309,12 @@ rm -f "$CRDS/SOURCES.txt.tmp"
 copy_crds source-controller "$SOURCE_CONTROLLER_VERSION"
 copy_crds kustomize-controller "$KUSTOMIZE_CONTROLLER_VERSION"
 copy_crds notification-controller "$NOTIFICATION_CONTROLLER_VERSION"
+mkdir -p "$CRDS/gateway-api"
+GW_DIR=$(mod_dir "sigs.k8s.io/gateway-api" "$GATEWAY_API_VERSION")
+for f in "$GW_DIR"/config/crd/standard/*.yaml; do
+  install -m 644 "$f" "$CRDS/gateway-api/$(basename "$f")"
+  echo "gateway-api/$(basename "$f") sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION config/crd/standard/$(basename "$f")" >>"$CRDS/SOURCES.txt.tmp"
+done
 mv -f "$CRDS/SOURCES.txt.tmp" "$CRDS/SOURCES.txt"
 CURRENT_STEP=""
 
