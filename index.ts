@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import {
   Cluster,
+  CommitStatus,
   FluxInstall,
   FluxService,
   FluxSource,
@@ -131,6 +132,18 @@ async function main() {
     },
     { dependsOn: [...flux, ...sources] },
   );
+
+  if (rendered.cluster.notifications.length > 0) {
+    new CommitStatus(
+      "commit-status",
+      {
+        objects: rendered.cluster.notifications,
+        token: new pulumi.Config().requireSecret("commitStatusToken"),
+        kube,
+      },
+      { dependsOn: [...flux, infrastructure] },
+    );
+  }
 
   for (const s of rendered.cluster.services) {
     new FluxService(

@@ -5,3 +5,4 @@ export * from "./fluxSource";
 export * from "./gitopsRepo";
 export * from "./kube";
 export * from "./platformInfrastructure";
+export * from "./commitStatus";

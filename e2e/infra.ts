@@ -50,6 +50,7 @@ export const REQUIRED_BINARIES = [
   "kubectl",
   "source-controller",
   "kustomize-controller",
+  "notification-controller",
 ];
 
 export function missingBinaries(t: Toolchain): string[] {
@@ -271,7 +272,21 @@ export async function startCluster(
   await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"]);
   const fluxEnv = { ...env, KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: "flux-system" };
   const storage = await freePort();
-  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+  // notification-controller: events in on ports[4], receiver on ports[5], health on ports[7].
+  const events = `http://127.0.0.1:${ports[4]}`;
+  startProcess(
+    `notification-controller-${name}`,
+    b("notification-controller"),
+    [
+      `--events-addr=127.0.0.1:${ports[4]}`,
+      `--receiverAddr=127.0.0.1:${ports[5]}`,
+      `--metrics-addr=127.0.0.1:${ports[6]}`,
+      `--health-addr=127.0.0.1:${ports[7]}`,
+      "--log-level=debug",
+    ],
+    { env: fluxEnv, log: path.join(runDir, `notification-controller-${name}.log`) },
+  );
   fs.mkdirSync(path.join(runDir, `flux-storage-${name}`), { recursive: true });
   startProcess(
     `source-controller-${name}`,
@@ -282,6 +297,7 @@ export async function startCluster(
       `--storage-adv-addr=127.0.0.1:${storage}`,
       `--metrics-addr=127.0.0.1:${ports[0]}`,
       `--health-addr=127.0.0.1:${ports[1]}`,
+      `--events-addr=${events}`,
       "--log-level=debug",
     ],
     { env: fluxEnv, log: path.join(runDir, `source-controller-${name}.log`) },
@@ -292,11 +308,12 @@ export async function startCluster(
     [
       `--metrics-addr=127.0.0.1:${ports[2]}`,
       `--health-addr=127.0.0.1:${ports[3]}`,
+      `--events-addr=${events}`,
       "--log-level=debug",
     ],
     { env: fluxEnv, log: path.join(runDir, `kustomize-controller-${name}.log`) },
   );
-  for (const p of [ports[1], ports[3]]) {
+  for (const p of [ports[1], ports[3], ports[7]]) {
     await waitFor(
       `a Flux controller's health endpoint on ${p}`,
       async () => {

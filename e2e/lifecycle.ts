@@ -18,8 +18,10 @@ import {
   kustomizationsReady,
   pulumiOk,
   ready,
+  commitStatus,
   servicesRunning,
   stackConfig,
+  stackSecrets,
   tail,
   type Obj,
   type Step,
@@ -157,7 +159,14 @@ function configChange(infra: Infra): Step {
         throw new Error(`override.yaml is now:\n${after.data["override.yaml"]}`);
       }
       if (after.metadata.uid !== before.metadata.uid) throw new Error("the ConfigMap was replaced");
-      return "override.yaml updated in place; the rollout is Reloader's, which is not run here (its module is not served)";
+      const status = await commitStatus(
+        infra,
+        "flux_developer",
+        revision,
+        "config-beetle",
+        "success",
+      );
+      return `override.yaml updated in place; commit status ${status}; the rollout is Reloader's, which is not run here (its module is not served)`;
     },
   };
 }
@@ -193,6 +202,13 @@ function developerCannotDeploy(infra: Infra): Step {
       const cond = await kustomizationAt(infra, "config-beetle", revision, "False");
       if (!/forbidden/i.test(cond.message ?? ""))
         throw new Error(`not Ready, but: ${cond.message}`);
+      const failed = await commitStatus(
+        infra,
+        "flux_developer",
+        revision,
+        "config-beetle",
+        "failure",
+      );
       const d = await infra.kubectl(["-n", APP_NAMESPACE, "get", "deployment", "evil"]);
       const rb = await infra.kubectl(["-n", APP_NAMESPACE, "get", "rolebinding", "evil"]);
       if (d.status === 0 || rb.status === 0)
@@ -203,7 +219,7 @@ function developerCannotDeploy(infra: Infra): Step {
         fs.writeFileSync(path.join(dir, k), original);
       });
       await kustomizationAt(infra, "config-beetle", back, "True");
-      return `refused: ${(cond.message ?? "").split("\n")[0].slice(0, 160)}`;
+      return `refused (commit status ${failed}): ${(cond.message ?? "").split("\n")[0].slice(0, 120)}`;
     },
   };
 }
@@ -303,7 +319,7 @@ function twoEnvironments(t: Toolchain, infra: Infra, dev: Stack): Step[] {
           infra.runDir,
           "e2eprd",
           stackConfig(infra, cluster, "prd", { "flux-platform:adoptRepos": true }, 2),
-          { "github:token": infra.token },
+          stackSecrets(infra),
           { KUBECONFIG: cluster.kubeconfig },
         );
         const seconds = await pulumiOk(prd, ["up", "--yes", "--skip-preview"]);
@@ -416,6 +432,7 @@ function gatewayAccepted(t: Toolchain, infra: Infra): Step {
       ]);
       const raw = stackConfig(infra, infra, "e2e", {
         "flux-platform:infrastructure": { kyverno: false, reloader: false, gateway: true },
+        "flux-platform:commitStatus": false,
       });
       const rendered = renderStack(loadConfig(raw, "e2e"));
       const out = fs.mkdtempSync(path.join(infra.runDir, "gateway-"));

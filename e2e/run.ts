@@ -11,7 +11,7 @@ import { findToolchain, missingBinaries, startInfra, type Infra, type Toolchain 
 import { stopAll } from "./procs";
 import { createStack, type Stack } from "./pulumi";
 import { lifecycle } from "./lifecycle";
-import { checks, stackConfig, type Step } from "./scenario";
+import { checks, stackConfig, stackSecrets, type Step } from "./scenario";
 
 interface StepResult {
   name: string;
@@ -70,7 +70,7 @@ async function main(): Promise<number> {
       runDir,
       "e2e",
       stackConfig(infra, infra, "e2e"),
-      { "github:token": infra.token },
+      stackSecrets(infra),
       { KUBECONFIG: infra.kubeconfig },
     );
     for (const step of [...checks(infra, stack), ...lifecycle(t, infra, stack)]) {

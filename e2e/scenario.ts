@@ -33,9 +33,41 @@ export function stackConfig(
     // module is not served). The Gateway and routes are checked by the API server instead.
     "flux-platform:infrastructure": { kyverno: false, reloader: false, gateway: false },
     "flux-platform:gitSsh": { host: "127.0.0.1", port: infra.sshPort },
+    // notification-controller posts commit statuses to the stand-in.
+    "flux-platform:commitStatus": true,
     "flux-platform:services": Object.fromEntries(SERVICES.map((s) => [s, podinfo])),
     ...extra,
   };
+}
+
+/** Secret config of every e2e stack. */
+export const stackSecrets = (infra: Infra): Record<string, string> => ({
+  "github:token": infra.token,
+  "flux-platform:commitStatusToken": infra.token,
+});
+
+/** Waits for a commit status with `state` from `kustomization` on a commit of the stand-in. */
+export async function commitStatus(
+  infra: Infra,
+  repo: string,
+  sha: string,
+  kustomization: string,
+  state: "success" | "failure",
+): Promise<string> {
+  return waitFor(
+    `a ${state} status from ${kustomization} on ${repo}@${sha.slice(0, 8)}`,
+    async () => {
+      const r = await fetch(
+        `${infra.standin.url}/api/v3/repos/${infra.owner}/${repo}/commits/${sha}/statuses`,
+        { headers: { authorization: `token ${infra.token}` } },
+      );
+      const list = (await r.json()) as { state: string; context: string; description: string }[];
+      const s = list.find((x) => x.context.includes(kustomization));
+      return s?.state === state ? `${s.context}: ${s.state}` : undefined;
+    },
+    90_000,
+    2000,
+  );
 }
 
 export interface Step {
@@ -241,6 +273,17 @@ export function checks(infra: Infra, stack: Stack): Step[] {
     {
       name: "deploy keys: read-only, per repository, the only access",
       run: () => deployKeysAreTheOnlyAccess(infra),
+    },
+    {
+      name: "commit statuses: each environment marks the platform commit it applied",
+      run: async () => {
+        const dir = infra.standin.repoDir(infra.owner, "flux_platform");
+        const head = (await run("git", ["-C", dir, "rev-parse", "main"])).stdout.trim();
+        const marks = [];
+        for (const s of SERVICES)
+          marks.push(await commitStatus(infra, "flux_platform", head, `app-${s}`, "success"));
+        return marks.join(", ");
+      },
     },
     {
       name: "state: GitHub token and private keys encrypted",

@@ -295,6 +295,55 @@ export function developerConfigRbac(cfg: PlatformConfig): K8sObject[] {
   ];
 }
 
+/** Secret the notification Providers post commit statuses with (key `token`). */
+export const COMMIT_STATUS_SECRET = "commit-status-token";
+export const statusProviderName = (role: RepoRole): string => `${sourceName(role)}-status`;
+
+/**
+ * Commit statuses (with `commitStatus` on): per repository a notification Provider of type
+ * `github`, and per service an Alert for each of its Kustomizations, so a commit in the
+ * developer repo (config) and in the platform repo (app) gets success or failure from each
+ * environment. The token is a placeholder here; the program fills it in as a secret.
+ */
+export function commitStatusObjects(cfg: PlatformConfig): K8sObject[] {
+  if (!cfg.commitStatus) return [];
+  const secret: K8sObject = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: COMMIT_STATUS_SECRET, namespace: FLUX_NAMESPACE, labels: LABELS },
+    type: "Opaque",
+    stringData: { token: KEY_PLACEHOLDER },
+  };
+  const providers = REPO_ROLES.map((role): K8sObject => ({
+    apiVersion: "notification.toolkit.fluxcd.io/v1beta3",
+    kind: "Provider",
+    metadata: { name: statusProviderName(role), namespace: FLUX_NAMESPACE, labels: LABELS },
+    spec: {
+      type: "github",
+      address: `${cfg.githubUrl}/${cfg.owner}/${repoName(cfg, role)}`,
+      secretRef: { name: COMMIT_STATUS_SECRET },
+    },
+  }));
+  const alerts = cfg.services.flatMap((s) =>
+    (
+      [
+        ["developer", configKustomizationName(s.name)],
+        ["platform", appKustomizationName(s.name)],
+      ] as const
+    ).map(([role, ks]): K8sObject => ({
+      apiVersion: "notification.toolkit.fluxcd.io/v1beta3",
+      kind: "Alert",
+      metadata: { name: `status-${ks}`, namespace: FLUX_NAMESPACE, labels: LABELS },
+      spec: {
+        providerRef: { name: statusProviderName(role) },
+        eventSeverity: "info",
+        eventSources: [{ kind: "Kustomization", name: ks }],
+      },
+    })),
+  );
+  return [secret, ...providers, ...alerts];
+}
+
 /** The cluster objects grouped as the components create them. */
 export interface ClusterObjects {
   /** App namespace and the developer-config ServiceAccount, Role and RoleBinding. */
@@ -309,6 +358,8 @@ export interface ClusterObjects {
     readonly config: K8sObject;
     readonly app: K8sObject;
   }[];
+  /** The commit-status Secret, Providers and Alerts (empty without `commitStatus`). */
+  readonly notifications: readonly K8sObject[];
 }
 
 export function renderClusterObjects(cfg: PlatformConfig): ClusterObjects {
@@ -324,6 +375,7 @@ export function renderClusterObjects(cfg: PlatformConfig): ClusterObjects {
       const [config, app] = serviceKustomizations(cfg, s);
       return { name: s.name, config, app };
     }),
+    notifications: commitStatusObjects(cfg),
   };
 }
 
@@ -334,5 +386,6 @@ export function allClusterObjects(c: ClusterObjects): K8sObject[] {
     ...REPO_ROLES.flatMap((role) => [c.sources[role].secret, c.sources[role].gitRepository]),
     ...c.infrastructure,
     ...c.services.flatMap((s) => [s.config, s.app]),
+    ...c.notifications,
   ];
 }

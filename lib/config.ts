@@ -131,6 +131,16 @@ export interface GitSshConfig {
 
 export interface PlatformConfig {
   readonly owner: string;
+  /**
+   * GitHub's web address (`https://github.com`, or GitHub Enterprise Server's from
+   * `github:baseUrl`): the notification Providers name the repositories by it.
+   */
+  readonly githubUrl: string;
+  /**
+   * Flux posts a commit status (success or failure per environment and Kustomization) on
+   * the commits it applies, with the secret `commitStatusToken`.
+   */
+  readonly commitStatus: boolean;
   /** Names the developer repo folder per service, the deploy keys and the default profile. */
   readonly environment: string;
   readonly policyMode: PolicyMode;
@@ -381,12 +391,18 @@ const KEYS = {
     json: false,
   },
   waitForReady: { schema: z.boolean().default(true), json: true },
+  commitStatus: { schema: z.boolean().default(false), json: true },
   deployKeyGeneration: { schema: wholeNumber(1, 1_000_000).default(1), json: true },
   cluster: { schema: clusterSchema.prefault({ provider: "minikube" }), json: true },
   services: { schema: servicesSchema, json: true },
 } as const;
 
 type Key = keyof typeof KEYS;
+/**
+ * Secret keys: only their presence is checked here; the program reads them as secrets
+ * (`pulumi config set --secret`), so their values never enter the validated config.
+ */
+export const SECRET_KEYS = ["commitStatusToken"];
 export const CONFIG_KEYS = Object.keys(KEYS) as Key[];
 
 /** Defaults of the keys that have one: checked against `Pulumi.yaml` by a test. */
@@ -432,6 +448,13 @@ function formatIssue(prefix: string, issue: z.core.$ZodIssue): string {
   }
 }
 
+/** GitHub's web address for a `github:baseUrl` (its API address, GitHub Enterprise's `/api/v3`). */
+export function githubWebUrl(baseUrl: unknown): string {
+  const url = typeof baseUrl === "string" ? baseUrl.trim().replace(/\/+$/, "") : "";
+  if (url === "" || /^https:\/\/api\.github\.com$/i.test(url)) return "https://github.com";
+  return url.replace(/\/api\/v3$/, "");
+}
+
 /** Raw config as Pulumi hands it over: `pulumi.runtime.allConfig()`. */
 export type RawConfig = Readonly<Record<string, unknown>>;
 
@@ -446,7 +469,7 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
 
   for (const fullKey of Object.keys(raw).sort()) {
     const [ns, key] = fullKey.includes(":") ? fullKey.split(/:(.*)/s) : [PROJECT, fullKey];
-    if (ns === PROJECT && !(key in KEYS)) {
+    if (ns === PROJECT && !(key in KEYS) && !SECRET_KEYS.includes(key)) {
       problems.push(`${key}: unknown key (allowed: ${CONFIG_KEYS.join(", ")}, and github:owner)`);
     }
   }
@@ -524,6 +547,13 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
     );
   }
 
+  const statusToken = raw[`${PROJECT}:commitStatusToken`];
+  if (values.commitStatus === true && (typeof statusToken !== "string" || statusToken === "")) {
+    problems.push(
+      "commitStatusToken: is required when `commitStatus` is true (a token that may write commit statuses on both repos: `pulumi config set --secret flux-platform:commitStatusToken <token>`)",
+    );
+  }
+
   // Each service's host name `<service>.<domain>` must fit DNS (253 characters).
   const domain =
     (values.ingressDomain as string | undefined) ??
@@ -552,6 +582,8 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
 
   return {
     owner: owner as string,
+    githubUrl: githubWebUrl(raw["github:baseUrl"]),
+    commitStatus: values.commitStatus as boolean,
     environment,
     platformRepo: platformRepo as string,
     developerRepo: developerRepo as string,

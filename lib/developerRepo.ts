@@ -108,7 +108,16 @@ the service's pods restart with it. Your service reads two files in \`/etc/confi
 
 ## Did it roll out?
 
-Ask the platform team, or if you have cluster access:
+${
+  cfg.commitStatus
+    ? `Look at the mark next to your commit on GitHub. Each environment adds one check per
+service, \`kustomization/config-<service>/...\`: a green tick when your change is applied, a
+red cross when it is refused (open it for the reason). No mark yet: Flux has not picked the
+commit up; wait a minute.
+
+If you have cluster access you can also ask Flux directly:`
+    : "Ask the platform team, or if you have cluster access:"
+}
 
 \`\`\`
 flux get kustomizations config-${example}      # Ready=True and the new commit in the message

@@ -132,6 +132,22 @@ describe("config loader", () => {
     expect(existing.gitSsh).to.deep.equal({ host: "github.com", port: 22 });
   });
 
+  it("derives GitHub's web address from github:baseUrl, and accepts the secret status token", () => {
+    expect(loadConfig(VALID, "dev").githubUrl).to.equal("https://github.com");
+    const ghes = loadConfig(
+      {
+        ...VALID,
+        "github:baseUrl": "https://ghe.example.com/api/v3/",
+        "flux-platform:commitStatus": true,
+        "flux-platform:commitStatusToken": "t",
+      },
+      "dev",
+    );
+    expect(ghes.githubUrl).to.equal("https://ghe.example.com");
+    expect(ghes.commitStatus).to.equal(true);
+    expect(JSON.stringify(ghes)).to.not.contain('"t"');
+  });
+
   it("sorts services by name", () => {
     const cfg = loadConfig(
       { ...VALID, "flux-platform:services": { tiger: svc, beetle: svc, sonar: svc } },
@@ -357,6 +373,11 @@ describe("config loader", () => {
         "ingress that is not a boolean",
         withService({ ...svc, ingress: "yes" }),
         /^services\.beetle\.ingress: `yes` is not a boolean$/,
+      ],
+      [
+        "commit statuses without their token",
+        { ...VALID, "flux-platform:commitStatus": true },
+        /^commitStatusToken: is required when `commitStatus` is true/,
       ],
       [
         "unknown flux install mode",

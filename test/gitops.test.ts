@@ -246,6 +246,35 @@ describe("ingress through the Gateway API", () => {
   });
 });
 
+describe("commit statuses", () => {
+  it("posts a status per Kustomization of each service to its repository, through valid Flux objects", async () => {
+    await loadModels();
+    const dev = loadStackFile(ROOT, "dev");
+    const r = renderStack({ ...dev, commitStatus: true, githubUrl: "https://ghe.example.com" });
+    const n = r.cluster.notifications;
+    for (const o of n.filter((x) => x.kind !== "Secret")) validateObject(o as KubeObject);
+    const providers = n.filter((o) => o.kind === "Provider");
+    expect(providers.map((p) => (p.spec as { address: string }).address).sort()).to.deep.equal([
+      `https://ghe.example.com/${dev.owner}/flux_developer`,
+      `https://ghe.example.com/${dev.owner}/flux_platform`,
+    ]);
+    const ks = new Set(
+      r.clusterObjects.filter((o) => o.kind === "Kustomization").map((o) => o.metadata.name),
+    );
+    const alerts = n.filter((o) => o.kind === "Alert");
+    expect(alerts).to.have.length(2 * dev.services.length);
+    for (const a of alerts) {
+      const spec = a.spec as { providerRef: { name: string }; eventSources: { name: string }[] };
+      expect(ks.has(spec.eventSources[0].name), a.metadata.name).to.equal(true);
+      const repo = spec.eventSources[0].name.startsWith("config-") ? "developer" : "platform";
+      expect(spec.providerRef.name).to.equal(`flux-${repo}-status`);
+    }
+    const secret = n.find((o) => o.kind === "Secret")!;
+    expect((secret.stringData as Record<string, string>).token).to.equal(KEY_PLACEHOLDER);
+    expect(renderStack(dev).cluster.notifications).to.deep.equal([]);
+  });
+});
+
 describe("environment names", () => {
   it("give no behaviour to the name `prd`: only policyMode decides, the scaffold is the same", () => {
     const dev = loadStackFile(ROOT, "dev");

@@ -515,6 +515,29 @@ describe("program under mocks: GitHub Enterprise Server, Flux already installed,
   });
 });
 
+describe("program under mocks: commit statuses", () => {
+  before(async () => {
+    await setMocks("dev", {
+      ...engineConfig("dev"),
+      "flux-platform:commitStatus": "true",
+      "flux-platform:commitStatusToken": "ghp_status_token",
+    });
+    await runProgram();
+  });
+
+  it("stores the status token only as a secret, and applies the Providers and Alerts", () => {
+    const secret = one("kubernetes:core/v1:Secret", "commit-status-secret-commit-status-token");
+    expect(isSecretValue(secret.inputs.stringData)).to.equal(true);
+    expect(unwrap(secret.inputs.stringData)).to.deep.equal({ token: "ghp_status_token" });
+    for (const r of registrations) {
+      if (r.name === secret.name) continue;
+      expect(JSON.stringify(r.inputs), r.name).to.not.contain("ghp_status_token");
+    }
+    expect(byType("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Provider")).to.have.length(2);
+    expect(byType("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Alert")).to.have.length(6);
+  });
+});
+
 describe("program under mocks: a minikube restart (new API server port)", () => {
   const identity = async (server: string) => {
     world.server = server;

@@ -25,6 +25,7 @@ import {
   syncAuthorizedKeys,
   type NewRepository,
 } from "./rest";
+import { statusRoutes } from "./statuses";
 
 /** A route: method, path pattern (without `/api/v3`), handler returning [status, body]. */
 export type Route = [
@@ -299,6 +300,7 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
   const routes: [string, RegExp, Handler][] = [
     // The repository, branch, key and account endpoints (the GitHub provider's) come first.
     ...restRoutes(ctx),
+    ...statusRoutes(ctx),
     [
       "GET",
       /^\/repos\/([^/]+)\/([^/]+)\/git\/ref\/(heads\/.+)$/,

@@ -12,16 +12,18 @@ let MODELS: Record<string, Model> | undefined;
  * are loaded with `import()`; call this once in a `before()` hook.
  */
 export async function loadModels(): Promise<void> {
-  const [core, apps, rbac, source, kustomize, helm, kyverno, gateway] = await Promise.all([
-    import("kubernetes-models/v1"),
-    import("kubernetes-models/apps/v1"),
-    import("kubernetes-models/rbac.authorization.k8s.io/v1"),
-    import("@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1"),
-    import("@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1"),
-    import("@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2"),
-    import("@kubernetes-models/kyverno/policies.kyverno.io/v1"),
-    import("@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1"),
-  ]);
+  const [core, apps, rbac, source, kustomize, helm, kyverno, gateway, notification] =
+    await Promise.all([
+      import("kubernetes-models/v1"),
+      import("kubernetes-models/apps/v1"),
+      import("kubernetes-models/rbac.authorization.k8s.io/v1"),
+      import("@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1"),
+      import("@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1"),
+      import("@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2"),
+      import("@kubernetes-models/kyverno/policies.kyverno.io/v1"),
+      import("@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1"),
+      import("@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1beta3"),
+    ]);
   MODELS = {
     "v1/ConfigMap": core.ConfigMap,
     "v1/Namespace": core.Namespace,
@@ -39,6 +41,8 @@ export async function loadModels(): Promise<void> {
     "gateway.networking.k8s.io/v1/GatewayClass": gateway.GatewayClass,
     "gateway.networking.k8s.io/v1/Gateway": gateway.Gateway,
     "gateway.networking.k8s.io/v1/HTTPRoute": gateway.HTTPRoute,
+    "notification.toolkit.fluxcd.io/v1beta3/Provider": notification.Provider,
+    "notification.toolkit.fluxcd.io/v1beta3/Alert": notification.Alert,
   } as Record<string, Model>;
 }
 

@@ -1,0 +1,40 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { K8sObject } from "../lib/clusterObjects";
+import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
+
+export interface CommitStatusArgs {
+  /** The rendered Secret, Providers and Alerts (lib/clusterObjects.ts `commitStatusObjects`). */
+  readonly objects: readonly K8sObject[];
+  /** Token that may write commit statuses on both repos; secret from config to cluster. */
+  readonly token: pulumi.Input<string>;
+  readonly kube: KubeOptions;
+}
+
+/**
+ * Commit statuses on GitHub from Flux's notification-controller: the token's Secret, a
+ * `github` Provider per repository and an Alert per Kustomization of each service.
+ */
+export class CommitStatus extends pulumi.ComponentResource {
+  constructor(name: string, args: CommitStatusArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("flux-platform:index:CommitStatus", name, {}, opts);
+    const after = inheritedDependsOn(opts);
+    const [secret, ...rest] = args.objects;
+    const stored = kubeObject(
+      this,
+      name,
+      secret,
+      args.kube,
+      { dependsOn: after },
+      {
+        stringData: pulumi.secret(pulumi.output(args.token).apply((token) => ({ token }))),
+      },
+    );
+    const providers = rest
+      .filter((o) => o.kind === "Provider")
+      .map((o) => kubeObject(this, name, o, args.kube, { dependsOn: [...after, stored] }));
+    for (const o of rest.filter((x) => x.kind === "Alert")) {
+      kubeObject(this, name, o, args.kube, { dependsOn: [...after, ...providers] });
+    }
+    this.registerOutputs({});
+  }
+}
