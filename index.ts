@@ -16,9 +16,8 @@ import {
 } from "./components";
 import { configuredHostKeys, knownHosts } from "./lib/clusterObjects";
 import { ConfigError, loadConfig } from "./lib/config";
-import { serviceHostname } from "./lib/gateway";
+import { routed, serviceHostname } from "./lib/gateway";
 import { publishedSshKeys } from "./lib/github/api";
-import { routed } from "./lib/platformRepo";
 import { REPO_ROLES, type RepoRole } from "./lib/names";
 import { renderStack } from "./lib/render";
 

@@ -8,8 +8,7 @@
  */
 import { GITHUB_SSH, type GitSshConfig, type PlatformConfig, type ServiceConfig } from "./config";
 import { CONFIG_VARIABLES } from "./developerRepo";
-import { serviceHostname } from "./gateway";
-import { routed } from "./platformRepo";
+import { routed, serviceHostname } from "./gateway";
 import {
   DEVELOPER_CONFIG_SA,
   FLUX_NAMESPACE,

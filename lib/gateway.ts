@@ -10,6 +10,13 @@
  * retired; Traefik and NGINX Gateway Fabric need the CRDs installed separately.)
  */
 
+import type { PlatformConfig, ServiceConfig } from "./config";
+
+/** Whether a service gets an HTTPRoute: its `ingress` is on, and so is the Gateway. */
+export function routed(cfg: PlatformConfig, s: ServiceConfig): boolean {
+  return cfg.infrastructure.gateway && s.ingress;
+}
+
 export const GATEWAY_CHART = {
   url: "oci://docker.io/envoyproxy",
   chart: "gateway-helm",

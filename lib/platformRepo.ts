@@ -9,9 +9,8 @@ import {
   INFRASTRUCTURE_COMPONENTS,
   type InfrastructureComponent,
   type PlatformConfig,
-  type ServiceConfig,
 } from "./config";
-import { envoyGatewayInstall, gatewayObjects, httpRoute } from "./gateway";
+import { envoyGatewayInstall, gatewayObjects, httpRoute, routed } from "./gateway";
 import { configMapName, platformRoot } from "./names";
 import { yamlFile } from "./yaml";
 
@@ -255,11 +254,6 @@ Variables every service gets: \`\${SERVICE_NAME}\`, \`\${ENV}\`, \`\${IMAGE}\`, 
 \`\${REPLICAS}\` (from the stack config). The service's configuration comes from the developer
 repo as the ConfigMap \`<service>-config\`, mounted at \`/etc/config\`.
 `;
-
-/** Whether a service gets an HTTPRoute: its `ingress` is on, and so is the Gateway. */
-export function routed(cfg: PlatformConfig, s: ServiceConfig): boolean {
-  return cfg.infrastructure.gateway && s.ingress;
-}
 
 /**
  * Every file of the platform repo this stack writes, sorted by path: its own environment's
