@@ -12,6 +12,7 @@ import {
   FluxSource,
   GitopsRepo,
   PlatformInfrastructure,
+  PushReceiver,
   repositoryExists,
 } from "./components";
 import { configuredHostKeys, knownHosts } from "./lib/clusterObjects";
@@ -141,6 +142,23 @@ async function main() {
         kube,
       },
       { dependsOn: [...flux, infrastructure] },
+    );
+  }
+
+  // Push to apply: GitHub's webhooks call Flux's receiver, which fetches the pushed repo now.
+  if (config.webhookReceiverUrl !== undefined) {
+    new PushReceiver(
+      "push-receiver",
+      {
+        objects: rendered.cluster.receivers,
+        baseUrl: config.webhookReceiverUrl,
+        repositories: {
+          platform: repos.platform.repositoryName,
+          developer: repos.developer.repositoryName,
+        },
+        kube,
+      },
+      { dependsOn: [...flux, ...sources] },
     );
   }
 

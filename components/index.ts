@@ -6,3 +6,4 @@ export * from "./gitopsRepo";
 export * from "./kube";
 export * from "./platformInfrastructure";
 export * from "./commitStatus";
+export * from "./pushReceiver";

@@ -195,6 +195,8 @@ export interface Cluster {
     input?: string,
   ): Promise<{ status: number; stdout: string; stderr: string }>;
   kubectlJson<T = { items: Record<string, unknown>[] }>(args: string[]): Promise<T>;
+  /** Where notification-controller's webhook receiver listens (the stacks' `webhookReceiverUrl`). */
+  readonly receiverUrl?: string;
 }
 
 /**
@@ -325,5 +327,11 @@ export async function startCluster(
     );
   }
 
-  return { kubeconfig, context: `kwok-${name}`, kubectl, kubectlJson };
+  return {
+    kubeconfig,
+    context: `kwok-${name}`,
+    kubectl,
+    kubectlJson,
+    receiverUrl: `http://127.0.0.1:${ports[5]}`,
+  };
 }

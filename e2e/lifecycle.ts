@@ -171,6 +171,98 @@ function configChange(infra: Infra): Step {
   };
 }
 
+interface HookJson {
+  id: number;
+  active: boolean;
+  events: string[];
+  config: { url: string };
+}
+
+/** The stand-in's answer to a GitHub REST GET, with the stacks' token. */
+export async function githubGet<T>(infra: Infra, p: string): Promise<T> {
+  const res = await fetch(`${infra.standin.url}/api/v3${p}`, {
+    headers: { authorization: `token ${infra.token}` },
+  });
+  if (!res.ok) throw new Error(`GET ${p}: ${res.status}`);
+  return (await res.json()) as T;
+}
+
+type Source = Obj & {
+  metadata: { annotations?: Record<string, string> };
+  status?: { artifact?: { revision?: string }; lastHandledReconcileAt?: string };
+};
+
+function pushToApply(infra: Infra): Step {
+  return {
+    name: "push to apply: a signed push makes the source fetch in seconds, not at its poll",
+    run: async () => {
+      const interval = String(stackConfig(infra, infra, "e2e")["flux-platform:syncInterval"]);
+      // Each repo's webhook points at its Receiver's path, which the controller published.
+      const paths: string[] = [];
+      for (const [repo, receiver] of [
+        ["flux_platform", "flux-platform-push"],
+        ["flux_developer", "flux-developer-push"],
+      ]) {
+        const hooks = await githubGet<HookJson[]>(infra, `/repos/${infra.owner}/${repo}/hooks`);
+        const r = await infra.kubectlJson<Obj & { status?: { webhookPath?: string } }>([
+          "-n",
+          "flux-system",
+          "get",
+          "receiver",
+          receiver,
+        ]);
+        const url = `${infra.receiverUrl}${r.status?.webhookPath ?? "(no webhookPath)"}`;
+        if (hooks.length !== 1 || hooks[0].config.url !== url || !hooks[0].active) {
+          throw new Error(`${repo}: hooks ${JSON.stringify(hooks)}, receiver at ${url}`);
+        }
+        if (!ready(r)) throw new Error(`Receiver ${receiver} is not Ready`);
+        paths.push(url);
+      }
+      const source = () =>
+        infra.kubectlJson<Source>(["-n", "flux-system", "get", "gitrepository", "flux-developer"]);
+      const before = await source();
+      const pushed = Date.now();
+      const revision = await standinCommit(infra, "sonar: a comment, pushed", (dir) => {
+        fs.appendFileSync(path.join(dir, "sonar/e2e/config.yaml"), "# pushed\n");
+      });
+      const after = await waitFor(
+        `flux-developer to fetch ${revision.slice(0, 8)}`,
+        async () => {
+          const s = await source();
+          return s.status?.artifact?.revision?.endsWith(revision) ? s : undefined;
+        },
+        60_000,
+        100,
+      );
+      const seconds = (Date.now() - pushed) / 1000;
+      // The receiver's doing, not a poll: it set the reconcile request the controller handled.
+      const requested = after.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"];
+      if (
+        !requested ||
+        requested === before.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"] ||
+        after.status?.lastHandledReconcileAt !== requested
+      ) {
+        throw new Error(
+          `fetched after ${seconds.toFixed(1)}s, but not on a receiver's request (requestedAt ${requested}, handled ${after.status?.lastHandledReconcileAt})`,
+        );
+      }
+      if (seconds > 10) throw new Error(`fetched ${seconds.toFixed(1)}s after the push`);
+      const [hook] = await githubGet<HookJson[]>(
+        infra,
+        `/repos/${infra.owner}/flux_developer/hooks`,
+      );
+      const deliveries = await githubGet<{ event: string; status_code: number }[]>(
+        infra,
+        `/repos/${infra.owner}/flux_developer/hooks/${hook.id}/deliveries`,
+      );
+      const last = deliveries.find((d) => d.event === "push");
+      if (last?.status_code !== 200) throw new Error(`push delivery: ${JSON.stringify(last)}`);
+      await kustomizationAt(infra, "config-sonar", revision, "True");
+      return `fetched ${seconds.toFixed(1)}s after the push (polling interval ${interval}); the receiver answered the signed delivery 200; ${paths.length} webhooks on the Receivers' paths`;
+    },
+  };
+}
+
 function developerCannotDeploy(infra: Infra): Step {
   return {
     name: "the developer repo cannot deploy: refused, reported, nothing applied",
@@ -340,7 +432,31 @@ function twoEnvironments(t: Toolchain, infra: Infra, dev: Stack): Step[] {
           120_000,
           2000,
         );
-        // Three of prd's sync intervals: its sources fetch the new commit, nothing changes.
+        // prd's source fetches the new commit at once (its own webhook), and for 30 s after
+        // that nothing changes in prd: the change is under environments/dev/.
+        const head = (
+          await run("git", [
+            "-C",
+            infra.standin.repoDir(infra.owner, "flux_platform"),
+            "rev-parse",
+            "main",
+          ])
+        ).stdout.trim();
+        await waitFor(
+          "prd's platform source to fetch dev's commit",
+          async () => {
+            const s = await cluster!.kubectlJson<Source>([
+              "-n",
+              "flux-system",
+              "get",
+              "gitrepository",
+              "flux-platform",
+            ]);
+            return s.status?.artifact?.revision?.endsWith(head) ? true : undefined;
+          },
+          30_000,
+          500,
+        );
         await sleep(30_000);
         const prdBefore = await historyLimit(cluster);
         if (prdBefore !== 3)
@@ -360,7 +476,7 @@ function twoEnvironments(t: Toolchain, infra: Infra, dev: Stack): Step[] {
           120_000,
           2000,
         );
-        return "dev applied it; prd unchanged for 30 s; prd's preview showed the diff; prd's up applied it";
+        return "dev applied it; prd fetched dev's commit and stayed unchanged for 30 s; prd's preview showed the diff; prd's up applied it";
       },
     },
   ];
@@ -480,6 +596,7 @@ export function lifecycle(t: Toolchain, infra: Infra, dev: Stack): Step[] {
     gatewayAccepted(t, infra),
     badInput(t, infra),
     configChange(infra),
+    pushToApply(infra),
     developerCannotDeploy(infra),
     keyRotation(infra, dev),
     ...twoEnvironments(t, infra, dev),

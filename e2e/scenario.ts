@@ -24,11 +24,18 @@ export function stackConfig(
     "github:owner": infra.owner,
     "github:baseUrl": `${infra.standin.url}/`,
     "flux-platform:environment": environment,
-    "flux-platform:syncInterval": "10s",
+    // Pushes reach Flux through GitHub's webhooks (the stand-in delivers them to this
+    // cluster's receiver); polling is only the fallback, far slower than any step's wait.
+    "flux-platform:syncInterval": "2m",
+    ...(cluster.receiverUrl ? { "flux-platform:webhookReceiverUrl": cluster.receiverUrl } : {}),
     "flux-platform:cluster": { provider: "kubeconfig", context: cluster.context },
     // Flux runs as host processes (no operator: its chart and images cannot be had here).
     "flux-platform:fluxInstall": "existing",
-    "flux-platform:fluxComponents": ["source-controller", "kustomize-controller"],
+    "flux-platform:fluxComponents": [
+      "source-controller",
+      "kustomize-controller",
+      "notification-controller",
+    ],
     // Kyverno's and Envoy Gateway's images cannot be had here; Reloader is not built (its
     // module is not served). The Gateway and routes are checked by the API server instead.
     "flux-platform:infrastructure": { kyverno: false, reloader: false, gateway: false },
@@ -227,7 +234,14 @@ async function reposKeptKeysRevoked(infra: Infra): Promise<string> {
   }
   const keys = fs.readFileSync(path.join(infra.runDir, "ssh", "authorized_keys"), "utf8").trim();
   if (keys !== "") throw new Error(`deploy keys still registered after destroy:\n${keys}`);
-  return `${out.join(", ")}; no deploy key left`;
+  for (const repo of ["flux_platform", "flux_developer"]) {
+    const res = await fetch(`${infra.standin.url}/api/v3/repos/${infra.owner}/${repo}/hooks`, {
+      headers: { authorization: `token ${infra.token}` },
+    });
+    const hooks = (await res.json()) as unknown[];
+    if (hooks.length > 0) throw new Error(`${repo}: webhooks left after destroy`);
+  }
+  return `${out.join(", ")}; no deploy key or webhook left`;
 }
 
 /** The stack's state file: the GitHub token and the deploy keys only as ciphertext. */

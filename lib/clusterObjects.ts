@@ -9,6 +9,7 @@
 import { GITHUB_SSH, type GitSshConfig, type PlatformConfig, type ServiceConfig } from "./config";
 import { CONFIG_VARIABLES } from "./developerRepo";
 import { routed, serviceHostname } from "./gateway";
+import { commitStatusObjects, receiverObjects } from "./notifications";
 import {
   DEVELOPER_CONFIG_SA,
   FLUX_NAMESPACE,
@@ -68,14 +69,14 @@ export function configuredHostKeys(ssh: GitSshConfig): readonly string[] | undef
   return ssh.host === GITHUB_SSH.host && ssh.port === GITHUB_SSH.port ? GITHUB_SSH_KEYS : undefined;
 }
 
-const LABELS = { "app.kubernetes.io/part-of": "flux-platform" };
+export const LABELS = { "app.kubernetes.io/part-of": "flux-platform" };
 
 /** Flux's form of an SSH repository URL: `ssh://git@host[:port]/<owner>/<repo>`. */
 export function repoUrl(ssh: { host: string; port: number }, owner: string, repo: string): string {
   return `ssh://git@${ssh.host}${ssh.port === 22 ? "" : `:${ssh.port}`}/${owner}/${repo}`;
 }
 
-function repoName(cfg: PlatformConfig, role: RepoRole): string {
+export function repoName(cfg: PlatformConfig, role: RepoRole): string {
   return role === "platform" ? cfg.platformRepo : cfg.developerRepo;
 }
 
@@ -295,54 +296,6 @@ export function developerConfigRbac(cfg: PlatformConfig): K8sObject[] {
 }
 
 /** Secret the notification Providers post commit statuses with (key `token`). */
-export const COMMIT_STATUS_SECRET = "commit-status-token";
-export const statusProviderName = (role: RepoRole): string => `${sourceName(role)}-status`;
-
-/**
- * Commit statuses (with `commitStatus` on): per repository a notification Provider of type
- * `github`, and per service an Alert for each of its Kustomizations, so a commit in the
- * developer repo (config) and in the platform repo (app) gets success or failure from each
- * environment. The token is a placeholder here; the program fills it in as a secret.
- */
-export function commitStatusObjects(cfg: PlatformConfig): K8sObject[] {
-  if (!cfg.commitStatus) return [];
-  const secret: K8sObject = {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: { name: COMMIT_STATUS_SECRET, namespace: FLUX_NAMESPACE, labels: LABELS },
-    type: "Opaque",
-    stringData: { token: KEY_PLACEHOLDER },
-  };
-  const providers = REPO_ROLES.map((role): K8sObject => ({
-    apiVersion: "notification.toolkit.fluxcd.io/v1beta3",
-    kind: "Provider",
-    metadata: { name: statusProviderName(role), namespace: FLUX_NAMESPACE, labels: LABELS },
-    spec: {
-      type: "github",
-      address: `${cfg.githubUrl}/${cfg.owner}/${repoName(cfg, role)}`,
-      secretRef: { name: COMMIT_STATUS_SECRET },
-    },
-  }));
-  const alerts = cfg.services.flatMap((s) =>
-    (
-      [
-        ["developer", configKustomizationName(s.name)],
-        ["platform", appKustomizationName(s.name)],
-      ] as const
-    ).map(([role, ks]): K8sObject => ({
-      apiVersion: "notification.toolkit.fluxcd.io/v1beta3",
-      kind: "Alert",
-      metadata: { name: `status-${ks}`, namespace: FLUX_NAMESPACE, labels: LABELS },
-      spec: {
-        providerRef: { name: statusProviderName(role) },
-        eventSeverity: "info",
-        eventSources: [{ kind: "Kustomization", name: ks }],
-      },
-    })),
-  );
-  return [secret, ...providers, ...alerts];
-}
-
 /** The cluster objects grouped as the components create them. */
 export interface ClusterObjects {
   /** App namespace and the developer-config ServiceAccount, Role and RoleBinding. */
@@ -359,6 +312,8 @@ export interface ClusterObjects {
   }[];
   /** The commit-status Secret, Providers and Alerts (empty without `commitStatus`). */
   readonly notifications: readonly K8sObject[];
+  /** The webhook token Secret and a Receiver per repo (empty without `webhookReceiverUrl`). */
+  readonly receivers: readonly K8sObject[];
 }
 
 export function renderClusterObjects(cfg: PlatformConfig): ClusterObjects {
@@ -375,6 +330,7 @@ export function renderClusterObjects(cfg: PlatformConfig): ClusterObjects {
       return { name: s.name, config, app };
     }),
     notifications: commitStatusObjects(cfg),
+    receivers: receiverObjects(cfg),
   };
 }
 
@@ -386,5 +342,6 @@ export function allClusterObjects(c: ClusterObjects): K8sObject[] {
     ...c.infrastructure,
     ...c.services.flatMap((s) => [s.config, s.app]),
     ...c.notifications,
+    ...c.receivers,
   ];
 }

@@ -141,6 +141,12 @@ export interface PlatformConfig {
    * the commits it applies, with the secret `commitStatusToken`.
    */
   readonly commitStatus: boolean;
+  /**
+   * Public base URL of this environment's Flux webhook receiver (no trailing `/`). Set: both
+   * repos get a webhook and a push is applied in seconds; unset: Flux polls every
+   * `syncInterval`.
+   */
+  readonly webhookReceiverUrl?: string;
   /** Names the developer repo folder per service, the deploy keys and the default profile. */
   readonly environment: string;
   readonly policyMode: PolicyMode;
@@ -316,6 +322,27 @@ const gitSshSchema = z.strictObject({
     .optional(),
 });
 
+/**
+ * Why `v` cannot be the receiver's public base URL, or undefined. GitHub must reach it: an
+ * absolute http(s) URL, without credentials, query or fragment (the program appends
+ * `/hook/<digest>`).
+ */
+function receiverUrlProblem(v: string): string | undefined {
+  const what =
+    "is not a public base URL for Flux's webhook receiver (`https://<host>[:port][/path]`, no query, fragment or credentials)";
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return what;
+  }
+  if (!["http:", "https:"].includes(u.protocol) || u.search || u.hash || u.username || u.password) {
+    return what;
+  }
+  if (v.includes("?") || v.includes("#")) return what;
+  return undefined;
+}
+
 const infrastructureSchema = z.strictObject(
   Object.fromEntries(
     INFRASTRUCTURE_COMPONENTS.map((c) => [c, z.boolean().default(true)]),
@@ -392,6 +419,16 @@ const KEYS = {
   },
   waitForReady: { schema: z.boolean().default(true), json: true },
   commitStatus: { schema: z.boolean().default(false), json: true },
+  webhookReceiverUrl: {
+    schema: z
+      .string()
+      .refine((v) => receiverUrlProblem(v) === undefined, {
+        error: (i) => `${show(i.input)} ${receiverUrlProblem(String(i.input))}`,
+      })
+      .transform((v) => v.replace(/\/+$/, ""))
+      .optional(),
+    json: false,
+  },
   deployKeyGeneration: { schema: wholeNumber(1, 1_000_000).default(1), json: true },
   cluster: { schema: clusterSchema.prefault({ provider: "minikube" }), json: true },
   services: { schema: servicesSchema, json: true },
@@ -554,6 +591,20 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
     );
   }
 
+  const needNotifications = [
+    values.commitStatus === true ? "`commitStatus`" : undefined,
+    values.webhookReceiverUrl !== undefined ? "`webhookReceiverUrl`" : undefined,
+  ].filter(Boolean);
+  if (
+    components &&
+    needNotifications.length > 0 &&
+    !components.includes("notification-controller")
+  ) {
+    problems.push(
+      `fluxComponents: ${show(components)} lacks \`notification-controller\`, which ${needNotifications.join(" and ")} need${needNotifications.length > 1 ? "" : "s"}; add it, or turn ${needNotifications.length > 1 ? "them" : "it"} off`,
+    );
+  }
+
   // Each service's host name `<service>.<domain>` must fit DNS (253 characters).
   const domain =
     (values.ingressDomain as string | undefined) ??
@@ -584,6 +635,9 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
     owner: owner as string,
     githubUrl: githubWebUrl(raw["github:baseUrl"]),
     commitStatus: values.commitStatus as boolean,
+    ...(values.webhookReceiverUrl !== undefined
+      ? { webhookReceiverUrl: values.webhookReceiverUrl as string }
+      : {}),
     environment,
     platformRepo: platformRepo as string,
     developerRepo: developerRepo as string,

@@ -380,6 +380,29 @@ describe("config loader", () => {
         /^commitStatusToken: is required when `commitStatus` is true/,
       ],
       [
+        "webhook receiver URL that is not an http(s) URL",
+        { ...VALID, "flux-platform:webhookReceiverUrl": "flux.example.com" },
+        /^webhookReceiverUrl: `flux\.example\.com` is not a public base URL for Flux's webhook receiver/,
+      ],
+      [
+        "webhook receiver URL with a query",
+        { ...VALID, "flux-platform:webhookReceiverUrl": "https://flux.example.com/?x=1" },
+        /^webhookReceiverUrl: `https:\/\/flux\.example\.com\/\?x=1` is not a public base URL/,
+      ],
+      [
+        "webhook receiver without notification-controller",
+        {
+          ...VALID,
+          "flux-platform:webhookReceiverUrl": "https://flux.example.com",
+          "flux-platform:fluxComponents": [
+            "source-controller",
+            "kustomize-controller",
+            "helm-controller",
+          ],
+        },
+        /^fluxComponents: `\["source-controller","kustomize-controller","helm-controller"\]` lacks `notification-controller`, which `webhookReceiverUrl` needs; add it, or turn it off$/,
+      ],
+      [
         "unknown flux install mode",
         { ...VALID, "flux-platform:fluxInstall": "helm" },
         /^fluxInstall: `helm` is not allowed \(allowed: operator, existing\)$/,

@@ -6,6 +6,7 @@
  */
 import { expect } from "chai";
 import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -16,6 +17,7 @@ import {
   writeTree,
   type RenderedStack,
 } from "../lib/render";
+import { webhookUrl } from "../lib/notifications";
 import { parseYamlDocs } from "../lib/yaml";
 import {
   GITHUB_KNOWN_HOSTS,
@@ -272,6 +274,32 @@ describe("commit statuses", () => {
     const secret = n.find((o) => o.kind === "Secret")!;
     expect((secret.stringData as Record<string, string>).token).to.equal(KEY_PLACEHOLDER);
     expect(renderStack(dev).cluster.notifications).to.deep.equal([]);
+  });
+});
+
+describe("push to apply", () => {
+  it("renders a github Receiver per repository, valid for Flux, and the URL notification-controller serves it at", async () => {
+    await loadModels();
+    const dev = loadStackFile(ROOT, "dev");
+    const r = renderStack({ ...dev, webhookReceiverUrl: "https://flux.example.com" });
+    const objs = r.cluster.receivers;
+    for (const o of objs.filter((x) => x.kind !== "Secret")) validateObject(o as KubeObject);
+    const receivers = objs.filter((o) => o.kind === "Receiver");
+    expect(
+      receivers.map((o) => [
+        o.metadata.name,
+        (o.spec as { resources: { name: string }[] }).resources[0].name,
+      ]),
+    ).to.deep.equal([
+      ["flux-platform-push", "flux-platform"],
+      ["flux-developer-push", "flux-developer"],
+    ]);
+    expect((objs[0].stringData as Record<string, string>).token).to.equal(KEY_PLACEHOLDER);
+    // Receiver.GetWebhookPath in notification-controller's api/v1: sha256(token+name+namespace).
+    expect(webhookUrl("https://flux.example.com", "tok", "developer")).to.equal(
+      `https://flux.example.com/hook/${createHash("sha256").update("tokflux-developer-pushflux-system").digest("hex")}`,
+    );
+    expect(renderStack(dev).cluster.receivers).to.deep.equal([]);
   });
 });
 

@@ -3,6 +3,7 @@
  * registers, with which options, and that it is exactly what `npm run render` shows.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { webhookUrl } from "../lib/notifications";
 import { expect } from "chai";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -535,6 +536,42 @@ describe("program under mocks: commit statuses", () => {
     }
     expect(byType("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Provider")).to.have.length(2);
     expect(byType("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Alert")).to.have.length(6);
+  });
+});
+
+describe("program under mocks: push to apply", () => {
+  before(async () => {
+    await setMocks("dev", {
+      ...engineConfig("dev"),
+      "flux-platform:webhookReceiverUrl": "https://flux-dev.example.com/",
+    });
+    await runProgram();
+  });
+
+  it("puts a webhook on each repo that calls its Receiver's path, the token secret everywhere", () => {
+    const token = "f".repeat(64);
+    const hooks = byType("github:index/repositoryWebhook:RepositoryWebhook");
+    expect(hooks.map((h) => h.inputs.repository).sort()).to.deep.equal([
+      "flux_developer",
+      "flux_platform",
+    ]);
+    for (const h of hooks) {
+      const role = h.inputs.repository === "flux_platform" ? "platform" : "developer";
+      const cfg = h.inputs.configuration as Record<string, unknown>;
+      expect(isSecretValue(cfg.url)).to.equal(true);
+      expect(isSecretValue(cfg.secret)).to.equal(true);
+      expect(unwrap(cfg.url)).to.equal(webhookUrl("https://flux-dev.example.com", token, role));
+      expect(unwrap(cfg.secret)).to.equal(token);
+      expect(h.inputs.events).to.deep.equal(["push"]);
+    }
+    const secret = one("kubernetes:core/v1:Secret", "push-receiver-secret-github-webhook-token");
+    expect(isSecretValue(secret.inputs.stringData)).to.equal(true);
+    expect(byType("kubernetes:notification.toolkit.fluxcd.io/v1:Receiver")).to.have.length(2);
+    for (const r of registrations) {
+      if (r.name === secret.name || r.type.includes("RepositoryWebhook")) continue;
+      if (r.type.includes("RandomToken")) continue;
+      expect(JSON.stringify(r.inputs), r.name).to.not.contain(token);
+    }
   });
 });
 

@@ -25,6 +25,7 @@ import {
   syncAuthorizedKeys,
   type NewRepository,
 } from "./rest";
+import { deliverPush, deliverPushed, hookRoutes, installPostReceive } from "./hooks";
 import { statusRoutes } from "./statuses";
 
 /** A route: method, path pattern (without `/api/v3`), handler returning [status, body]. */
@@ -213,7 +214,13 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
         await gitOk(dir, ["update-ref", "refs/heads/main", commit]);
       }
       await initRepoState(ctx, owner, name, init.settings);
+      installPostReceive(ctx, owner, name);
     });
+  }
+
+  /** A ref moved: GitHub's push event goes to the repository's webhooks, after the answer. */
+  function pushed(o: string, r: string, ref: string, before: string, after: string): void {
+    void deliverPush(ctx, o, r, ref, before, after).catch(() => undefined);
   }
 
   function identity(author?: { name?: string; email?: string }): Record<string, string> {
@@ -301,6 +308,7 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
     // The repository, branch, key and account endpoints (the GitHub provider's) come first.
     ...restRoutes(ctx),
     ...statusRoutes(ctx),
+    ...hookRoutes(ctx),
     [
       "GET",
       /^\/repos\/([^/]+)\/([^/]+)\/git\/ref\/(heads\/.+)$/,
@@ -423,6 +431,7 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
         return locks.run(dir, async () => {
           if (await readRef(dir, ref)) throw new HttpError(422, "Reference already exists");
           await gitOk(dir, ["update-ref", ref, sha, "0".repeat(40)]);
+          pushed(o, r, ref, "0".repeat(40), sha);
           return [201, refJson(o, r, ref, sha)] as [number, unknown];
         });
       },
@@ -443,6 +452,7 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
             if (ff.code !== 0) throw new HttpError(422, "Update is not a fast forward");
           }
           await gitOk(dir, ["update-ref", `refs/${ref}`, sha, current]);
+          if (current !== sha) pushed(o, r, `refs/${ref}`, current, sha);
           return [200, refJson(o, r, `refs/${ref}`, sha)] as [number, unknown];
         });
       },
@@ -476,6 +486,13 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
       if (method === "DELETE" && url.pathname === "/_standin/requests") {
         requests.length = 0;
         return send(204, undefined);
+      }
+      const push = /^\/_standin\/pushed\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+      if (method === "POST" && push) {
+        // From a bare repository's post-receive hook (hooks.ts): answered at once.
+        const [o, r] = [decodeURIComponent(push[1]), decodeURIComponent(push[2])];
+        void deliverPushed(ctx, o, r, text).catch(() => undefined);
+        return send(202, {});
       }
       if (method === "POST" && url.pathname === "/_standin/faults") {
         faults.push(JSON.parse(text) as Fault);

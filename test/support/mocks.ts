@@ -135,6 +135,9 @@ export async function setMocks(stack: string, config: Record<string, string>): P
           state.privateKeyOpenssh = FAKE_PRIVATE_KEY;
           state.publicKeyOpenssh = "ssh-ed25519 AAAAFAKEPUBLICKEY";
         }
+        if (args.type === "pulumi-nodejs:dynamic/flux-platform:RandomToken") {
+          state.value = "f".repeat(64);
+        }
         if (args.type === "github:index/repository:Repository") {
           state.name = args.inputs.name ?? args.id;
           state.htmlUrl = `https://github.com/acme/${state.name}`;

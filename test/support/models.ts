@@ -12,7 +12,7 @@ let MODELS: Record<string, Model> | undefined;
  * are loaded with `import()`; call this once in a `before()` hook.
  */
 export async function loadModels(): Promise<void> {
-  const [core, apps, rbac, source, kustomize, helm, kyverno, gateway, notification] =
+  const [core, apps, rbac, source, kustomize, helm, kyverno, gateway, notification, receiver] =
     await Promise.all([
       import("kubernetes-models/v1"),
       import("kubernetes-models/apps/v1"),
@@ -23,6 +23,7 @@ export async function loadModels(): Promise<void> {
       import("@kubernetes-models/kyverno/policies.kyverno.io/v1"),
       import("@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1"),
       import("@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1beta3"),
+      import("@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1"),
     ]);
   MODELS = {
     "v1/ConfigMap": core.ConfigMap,
@@ -43,6 +44,7 @@ export async function loadModels(): Promise<void> {
     "gateway.networking.k8s.io/v1/HTTPRoute": gateway.HTTPRoute,
     "notification.toolkit.fluxcd.io/v1beta3/Provider": notification.Provider,
     "notification.toolkit.fluxcd.io/v1beta3/Alert": notification.Alert,
+    "notification.toolkit.fluxcd.io/v1/Receiver": receiver.Receiver,
   } as Record<string, Model>;
 }
 

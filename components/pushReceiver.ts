@@ -1,0 +1,70 @@
+import * as github from "@pulumi/github";
+import * as pulumi from "@pulumi/pulumi";
+import type { K8sObject } from "../lib/clusterObjects";
+import { REPO_ROLES, type RepoRole } from "../lib/names";
+import { webhookUrl } from "../lib/notifications";
+import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
+import { RandomToken } from "./randomToken";
+
+export interface PushReceiverArgs {
+  /** The rendered token Secret and Receivers (lib/notifications.ts `receiverObjects`). */
+  readonly objects: readonly K8sObject[];
+  /** `webhookReceiverUrl`: where GitHub reaches this environment's receiver. */
+  readonly baseUrl: string;
+  /** The repositories' names, as their GitopsRepo outputs them. */
+  readonly repositories: Readonly<Record<RepoRole, pulumi.Input<string>>>;
+  readonly kube: KubeOptions;
+}
+
+/**
+ * Push to apply: a generated webhook token (secret from state to cluster and GitHub), the
+ * Receivers, and on each repository a webhook that sends its pushes, signed with the token,
+ * to its Receiver's path under `baseUrl`. The webhooks come after the Receivers, so GitHub's
+ * first `ping` finds them; `pulumi destroy` removes the webhooks, never the repositories.
+ */
+export class PushReceiver extends pulumi.ComponentResource {
+  /** The webhook URL per repository; secret (it names the receiver's path). */
+  public readonly urls: Record<RepoRole, pulumi.Output<string>>;
+
+  constructor(name: string, args: PushReceiverArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("flux-platform:index:PushReceiver", name, {}, opts);
+    const after = inheritedDependsOn(opts);
+    const token = new RandomToken(`${name}-token`, { parent: this });
+    const [secret, ...receivers] = args.objects;
+    const stored = kubeObject(
+      this,
+      name,
+      secret,
+      args.kube,
+      { dependsOn: after },
+      { stringData: pulumi.secret(token.value.apply((t) => ({ token: t }))) },
+    );
+    const applied = receivers.map((o) =>
+      kubeObject(this, name, o, args.kube, { dependsOn: [...after, stored] }),
+    );
+    this.urls = Object.fromEntries(
+      REPO_ROLES.map((role) => [
+        role,
+        pulumi.secret(token.value.apply((t) => webhookUrl(args.baseUrl, t, role))),
+      ]),
+    ) as Record<RepoRole, pulumi.Output<string>>;
+    for (const role of REPO_ROLES) {
+      new github.RepositoryWebhook(
+        `${name}-${role}-webhook`,
+        {
+          repository: args.repositories[role],
+          events: ["push"],
+          active: true,
+          configuration: {
+            url: this.urls[role],
+            contentType: "json",
+            secret: pulumi.secret(token.value),
+            insecureSsl: false,
+          },
+        },
+        { parent: this, dependsOn: applied },
+      );
+    }
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Flux's notification-controller objects: commit statuses back to GitHub (Providers and
+ * Alerts) and push-to-apply (a Receiver per repository that GitHub's webhook calls).
+ * Tokens are placeholders here; the program fills them in as secrets.
+ */
+import * as crypto from "node:crypto";
+import { KEY_PLACEHOLDER, LABELS, repoName, type K8sObject } from "./clusterObjects";
+import type { PlatformConfig } from "./config";
+import {
+  FLUX_NAMESPACE,
+  REPO_ROLES,
+  appKustomizationName,
+  configKustomizationName,
+  sourceName,
+  type RepoRole,
+} from "./names";
+
+export const COMMIT_STATUS_SECRET = "commit-status-token";
+export const statusProviderName = (role: RepoRole): string => `${sourceName(role)}-status`;
+
+/**
+ * Commit statuses (with `commitStatus` on): per repository a notification Provider of type
+ * `github`, and per service an Alert for each of its Kustomizations, so a commit in the
+ * developer repo (config) and in the platform repo (app) gets success or failure from each
+ * environment. The token is a placeholder here; the program fills it in as a secret.
+ */
+export function commitStatusObjects(cfg: PlatformConfig): K8sObject[] {
+  if (!cfg.commitStatus) return [];
+  const secret: K8sObject = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: COMMIT_STATUS_SECRET, namespace: FLUX_NAMESPACE, labels: LABELS },
+    type: "Opaque",
+    stringData: { token: KEY_PLACEHOLDER },
+  };
+  const providers = REPO_ROLES.map((role): K8sObject => ({
+    apiVersion: "notification.toolkit.fluxcd.io/v1beta3",
+    kind: "Provider",
+    metadata: { name: statusProviderName(role), namespace: FLUX_NAMESPACE, labels: LABELS },
+    spec: {
+      type: "github",
+      address: `${cfg.githubUrl}/${cfg.owner}/${repoName(cfg, role)}`,
+      secretRef: { name: COMMIT_STATUS_SECRET },
+    },
+  }));
+  const alerts = cfg.services.flatMap((s) =>
+    (
+      [
+        ["developer", configKustomizationName(s.name)],
+        ["platform", appKustomizationName(s.name)],
+      ] as const
+    ).map(([role, ks]): K8sObject => ({
+      apiVersion: "notification.toolkit.fluxcd.io/v1beta3",
+      kind: "Alert",
+      metadata: { name: `status-${ks}`, namespace: FLUX_NAMESPACE, labels: LABELS },
+      spec: {
+        providerRef: { name: statusProviderName(role) },
+        eventSeverity: "info",
+        eventSources: [{ kind: "Kustomization", name: ks }],
+      },
+    })),
+  );
+  return [secret, ...providers, ...alerts];
+}
+
+export const WEBHOOK_SECRET = "github-webhook-token";
+export const receiverName = (role: RepoRole): string => `${sourceName(role)}-push`;
+
+/**
+ * Push to apply (with `webhookReceiverUrl` set): per repository a Receiver of type `github`
+ * that, on a signed `push` (or GitHub's `ping`), asks Flux to fetch that repository's
+ * GitRepository now instead of at its next `syncInterval`. One Receiver per repository, so
+ * a push reconciles only the source it changed; both share one webhook token.
+ */
+export function receiverObjects(cfg: PlatformConfig): K8sObject[] {
+  if (cfg.webhookReceiverUrl === undefined) return [];
+  const secret: K8sObject = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: WEBHOOK_SECRET, namespace: FLUX_NAMESPACE, labels: LABELS },
+    type: "Opaque",
+    stringData: { token: KEY_PLACEHOLDER },
+  };
+  const receivers = REPO_ROLES.map((role): K8sObject => ({
+    apiVersion: "notification.toolkit.fluxcd.io/v1",
+    kind: "Receiver",
+    metadata: { name: receiverName(role), namespace: FLUX_NAMESPACE, labels: LABELS },
+    spec: {
+      type: "github",
+      events: ["ping", "push"],
+      resources: [
+        {
+          apiVersion: "source.toolkit.fluxcd.io/v1",
+          kind: "GitRepository",
+          name: sourceName(role),
+        },
+      ],
+      secretRef: { name: WEBHOOK_SECRET },
+    },
+  }));
+  return [secret, ...receivers];
+}
+
+/**
+ * The URL GitHub posts a repository's pushes to: notification-controller serves each Receiver
+ * at `/hook/` + hex(sha256(token + name + namespace)) (api/v1 `Receiver.GetWebhookPath`), and
+ * publishes the same path in the Receiver's `status.webhookPath`.
+ */
+export function webhookUrl(baseUrl: string, token: string, role: RepoRole): string {
+  const digest = crypto
+    .createHash("sha256")
+    .update(token + receiverName(role) + FLUX_NAMESPACE)
+    .digest("hex");
+  return `${baseUrl}/hook/${digest}`;
+}
