@@ -7,7 +7,9 @@
  * Paths work with and without GitHub Enterprise Server's `/api/v3` prefix. Control routes
  * under `/_standin/` (no auth) create repositories, inject faults and read the log. The
  * repository, branch, deploy key and account endpoints the Pulumi GitHub provider calls are
- * in rest.ts, with the state they keep next to each bare repository.
+ * in rest.ts, with the state they keep next to each bare repository. GitHub Apps (JWTs,
+ * installation tokens, their repositories) are in apps.ts; git over smart HTTP, as
+ * `http://<host>/<owner>/<repo>.git`, in smarthttp.ts.
  *
  *   tsx test/github-standin/server.ts --root <dir> [--port 0] [--token <t>] [--user <login>]
  *     [--authorized-keys <file>] [--git-shell <path>]
@@ -26,9 +28,14 @@ import {
   type NewRepository,
 } from "./rest";
 import { deliverPush, deliverPushed, hookRoutes, installPostReceive } from "./hooks";
+import { appRoutes, authenticate, registerApp, type Caller } from "./apps";
+import { isGitHttpPath, serveGitHttp } from "./smarthttp";
 import { statusRoutes } from "./statuses";
 
-/** A route: method, path pattern (without `/api/v3`), handler returning [status, body]. */
+/**
+ * A route: method, path pattern (without `/api/v3`), handler returning [status, body] and
+ * any headers (a Link); it is given who called (apps.ts `authenticate`).
+ */
 export type Route = [
   string,
   RegExp,
@@ -36,7 +43,8 @@ export type Route = [
     match: RegExpExecArray,
     body: Record<string, unknown>,
     query: URLSearchParams,
-  ) => Promise<[number, unknown]>,
+    caller?: Caller,
+  ) => Promise<[number, unknown, Record<string, string>?]>,
 ];
 
 /** What route modules (rest.ts) may use of the server. */
@@ -299,15 +307,12 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
     identity,
     readRef,
   };
-  type Handler = (
-    m: RegExpExecArray,
-    body: Record<string, unknown>,
-    query: URLSearchParams,
-  ) => Promise<[number, unknown]>;
+  type Handler = Route[2];
   const routes: [string, RegExp, Handler][] = [
     // The repository, branch, key and account endpoints (the GitHub provider's) come first.
     ...restRoutes(ctx),
     ...statusRoutes(ctx),
+    ...appRoutes(ctx),
     ...hookRoutes(ctx),
     [
       "GET",
@@ -462,6 +467,11 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://standin");
     const method = req.method ?? "GET";
+    // Git smart HTTP (smarthttp.ts): the body streams to git http-backend, unread here.
+    if (isGitHttpPath(url.pathname)) {
+      const status = await serveGitHttp(ctx, req, res, url);
+      return void requests.push({ method, path: url.pathname, enterprise: false, status });
+    }
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString("utf8");
@@ -493,6 +503,11 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
         const [o, r] = [decodeURIComponent(push[1]), decodeURIComponent(push[2])];
         void deliverPushed(ctx, o, r, text).catch(() => undefined);
         return send(202, {});
+      }
+      if (method === "POST" && url.pathname === "/_standin/apps") {
+        // { id, slug, owner, publicKeyPem, permissions?, repositories? }: apps.ts.
+        const [s, out] = await registerApp(ctx, JSON.parse(text) as unknown);
+        return send(s, out);
       }
       if (method === "POST" && url.pathname === "/_standin/faults") {
         faults.push(JSON.parse(text) as Fault);
@@ -529,12 +544,16 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
         ssh_key_fingerprints: {},
       });
     }
-    const auth = req.headers.authorization ?? "";
-    if (options.token && auth.replace(/^(token|bearer)\s+/i, "") !== options.token) {
-      status = 401;
+    // The stand-in's token, an App's JWT or an installation token, each where GitHub takes it.
+    let caller: Caller;
+    try {
+      caller = authenticate(ctx, req.headers.authorization, method, p);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      status = err.status;
       record({ treePaths });
-      return send(401, {
-        message: "Bad credentials",
+      return send(err.status, {
+        message: err.message,
         documentation_url: "https://docs.github.com/rest",
       });
     }
@@ -559,10 +578,10 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
       const match = m === method ? re.exec(p) : null;
       if (!match) continue;
       try {
-        const [s, out] = await fn(match, body, url.searchParams);
+        const [s, out, extra] = await fn(match, body, url.searchParams, caller);
         // GitHub's conditional requests: an ETag on every answer with a body, and a GET that
         // names it in If-None-Match gets 304 and no body while the resource is unchanged.
-        const headers: Record<string, string> = {};
+        const headers: Record<string, string> = { ...extra };
         if ((s === 200 || s === 201) && out !== undefined) {
           const digest = crypto.createHash("sha256").update(JSON.stringify(out)).digest("hex");
           headers.etag = `W/"${digest}"`;
