@@ -85,11 +85,16 @@ async function main() {
     config.fluxInstall === "operator"
       ? [new FluxInstall("flux", { instance: rendered.fluxInstance, kube })]
       : [];
-  // The git server's SSH host keys: from the config, GitHub's published ones, or its /meta.
-  const hostKeys = configuredHostKeys(config.gitSsh);
+  const appMode = config.gitAuth === "githubApp";
+  // Over SSH, the git server's host keys: from the config, GitHub's published ones, or its /meta.
+  const hostKeys = appMode ? [] : configuredHostKeys(config.gitSsh);
   const knownHostsLines = hostKeys
     ? undefined
     : knownHosts(config.gitSsh, await publishedSshKeys(github.baseUrl));
+  // With a GitHub App: its private key, secret from the encrypted config to the cluster only.
+  const appPrivateKey = appMode
+    ? new pulumi.Config().requireSecret("githubAppPrivateKey")
+    : undefined;
 
   const repos = Object.fromEntries(
     REPO_ROLES.map((role, i) => [
@@ -101,6 +106,7 @@ async function main() {
         exists: exists[i],
         environment: config.environment,
         keyGeneration: config.deployKeyGeneration,
+        appInstallationId: config.githubApp?.installationId,
         owner: config.owner,
         github,
       }),
@@ -113,9 +119,17 @@ async function main() {
         `${role}-source`,
         {
           ...rendered.cluster.sources[role],
-          privateKey: repos[role].privateKey,
-          publicKey: repos[role].publicKey,
-          knownHosts: knownHostsLines,
+          secretData: appPrivateKey
+            ? pulumi.secret(appPrivateKey.apply((k) => ({ githubAppPrivateKey: k })))
+            : pulumi.secret(
+                pulumi
+                  .all([repos[role].privateKey!, repos[role].publicKey!])
+                  .apply(([identity, pub]) => ({
+                    identity,
+                    "identity.pub": pub,
+                    ...(knownHostsLines ? { known_hosts: knownHostsLines } : {}),
+                  })),
+              ),
           kube,
         },
         // Flux's CRDs exist, and the key is registered and the files committed, before Flux looks.
@@ -138,7 +152,7 @@ async function main() {
       "commit-status",
       {
         objects: rendered.cluster.notifications,
-        token: new pulumi.Config().requireSecret("commitStatusToken"),
+        token: appMode ? undefined : new pulumi.Config().requireSecret("commitStatusToken"),
         kube,
       },
       { dependsOn: [...flux, infrastructure] },

@@ -3,22 +3,20 @@ import type { K8sObject } from "../lib/clusterObjects";
 import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
 
 export interface FluxSourceArgs {
-  /** The rendered deploy-key Secret (key material is a placeholder there). */
+  /** The rendered credentials Secret (deploy key or GitHub App; key material a placeholder). */
   readonly secret: K8sObject;
   /** The rendered GitRepository. */
   readonly gitRepository: K8sObject;
-  /** The OpenSSH private and public key of the repo's deploy key; both stay secret. */
-  readonly privateKey: pulumi.Input<string>;
-  readonly publicKey: pulumi.Input<string>;
-  /** `known_hosts` when the rendered Secret could not know it (read from the server's /meta). */
-  readonly knownHosts?: string;
+  /**
+   * The Secret's keys the render could not know, laid over its `stringData`: the deploy key
+   * (`identity`, `identity.pub`, maybe `known_hosts`) or the App's `githubAppPrivateKey`.
+   * Kept secret end to end.
+   */
+  readonly secretData: pulumi.Input<Record<string, string>>;
   readonly kube: KubeOptions;
 }
 
-/**
- * One Flux source: the SSH deploy-key Secret (`identity`, `identity.pub`, `known_hosts`)
- * and the GitRepository that reads the repo with it.
- */
+/** One Flux source: its credentials Secret and the GitRepository that reads the repo with it. */
 export class FluxSource extends pulumi.ComponentResource {
   public readonly gitRepository: pulumi.CustomResource;
   public readonly name: string;
@@ -26,11 +24,9 @@ export class FluxSource extends pulumi.ComponentResource {
   constructor(name: string, args: FluxSourceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flux-platform:index:FluxSource", name, {}, opts);
     const stringData = pulumi.secret(
-      pulumi.all([args.privateKey, args.publicKey]).apply(([identity, pub]) => ({
+      pulumi.output(args.secretData).apply((data) => ({
         ...(args.secret.stringData as Record<string, string>),
-        identity,
-        "identity.pub": pub,
-        ...(args.knownHosts ? { known_hosts: args.knownHosts } : {}),
+        ...data,
       })),
     );
     const after = inheritedDependsOn(opts);

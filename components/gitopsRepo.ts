@@ -29,12 +29,18 @@ export interface GitopsRepoArgs {
   readonly environment: string;
   /** Changing it replaces the key pair: the new key is registered, then the old one revoked. */
   readonly keyGeneration: number;
+  /**
+   * `gitAuth: githubApp`: the App installation that Flux reads with. The repo is added to it
+   * (and no deploy key is made); `pulumi destroy` removes it again.
+   */
+  readonly appInstallationId?: number;
 }
 
 /**
  * A GitOps repository: the GitHub repo (created, or adopted), the rendered files committed
- * to `main` in one commit per update (RepositoryFiles), and this environment's read-only
- * deploy key with its ED25519 key pair.
+ * to `main` in one commit per update (RepositoryFiles), and this environment's access for
+ * Flux: a read-only deploy key with its ED25519 key pair, or the repo granted to a GitHub
+ * App installation.
  *
  * Nothing here deletes history: the repository and its files are retained when the stack
  * is destroyed (`retainOnDelete`); a removed deploy key is revoked.
@@ -43,10 +49,10 @@ export class GitopsRepo extends pulumi.ComponentResource {
   public readonly repositoryName: pulumi.Output<string>;
   public readonly htmlUrl: pulumi.Output<string>;
   /** ED25519 private key (OpenSSH format) for Flux: secret, used only by the Kubernetes Secret. */
-  public readonly privateKey: pulumi.Output<string>;
-  public readonly publicKey: pulumi.Output<string>;
-  /** The registered deploy key: Flux can read the repo once this exists. */
-  public readonly deployKey: github.RepositoryDeployKey;
+  public readonly privateKey?: pulumi.Output<string>;
+  public readonly publicKey?: pulumi.Output<string>;
+  /** The registered deploy key or the App's grant: Flux can read the repo once this exists. */
+  public readonly access: pulumi.CustomResource;
   /** The committed files: Flux finds its paths once these exist. */
   public readonly files: RepositoryFiles;
 
@@ -104,26 +110,35 @@ export class GitopsRepo extends pulumi.ComponentResource {
       ];
     }
 
-    const key = new SshKeyPair(`${name}-deploy-key`, {
-      parent: this,
-      replacementTrigger: args.keyGeneration,
-    });
-    this.privateKey = pulumi.secret(key.privateKeyOpenssh);
-    this.publicKey = key.publicKeyOpenssh;
-    // One deploy key resource per generation: rotating makes a new resource, which Pulumi
-    // creates first and deletes the old one only at the end of the update, so Flux never
-    // lacks a registered key. (A replacement of one resource would not do: the GitHub
-    // provider deletes a deploy key before creating its replacement.)
-    this.deployKey = new github.RepositoryDeployKey(
-      `${name}-deploy-key-g${args.keyGeneration}`,
-      {
-        repository: repository.name,
-        title: `flux-${args.environment}`,
-        key: key.publicKeyOpenssh,
-        readOnly: true,
-      },
-      { parent: this },
-    );
+    if (args.appInstallationId !== undefined) {
+      // The App reads only the repositories its installation was given.
+      this.access = new github.AppInstallationRepository(
+        `${name}-app-access`,
+        { installationId: String(args.appInstallationId), repository: repository.name },
+        { parent: this },
+      );
+    } else {
+      const key = new SshKeyPair(`${name}-deploy-key`, {
+        parent: this,
+        replacementTrigger: args.keyGeneration,
+      });
+      this.privateKey = pulumi.secret(key.privateKeyOpenssh);
+      this.publicKey = key.publicKeyOpenssh;
+      // One deploy key resource per generation: rotating makes a new resource, which Pulumi
+      // creates first and deletes the old one only at the end of the update, so Flux never
+      // lacks a registered key. (A replacement of one resource would not do: the GitHub
+      // provider deletes a deploy key before creating its replacement.)
+      this.access = new github.RepositoryDeployKey(
+        `${name}-deploy-key-g${args.keyGeneration}`,
+        {
+          repository: repository.name,
+          title: `flux-${args.environment}`,
+          key: key.publicKeyOpenssh,
+          readOnly: true,
+        },
+        { parent: this },
+      );
+    }
 
     // Every file this stack owns, in one commit per `pulumi up` that changes any.
     const files = writtenFiles(args.files, args.adopt);

@@ -21,6 +21,7 @@ import {
   appKustomizationName,
   configKustomizationName,
   deployKeySecretName,
+  githubAppSecretName,
   platformRoot,
   sourceName,
   type RepoRole,
@@ -80,6 +81,32 @@ export function repoName(cfg: PlatformConfig, role: RepoRole): string {
   return role === "platform" ? cfg.platformRepo : cfg.developerRepo;
 }
 
+/** The credentials Secret of a repo's source: its deploy key, or the GitHub App's. */
+export function sourceSecret(cfg: PlatformConfig, role: RepoRole): K8sObject {
+  return cfg.gitAuth === "githubApp" ? githubAppSecret(cfg, role) : deployKeySecret(cfg, role);
+}
+
+/**
+ * The keys source-controller's and notification-controller's GitHub App client reads
+ * (fluxcd/pkg/auth githubapp): the App id, the installation, the private key (a placeholder
+ * here) and, for GitHub Enterprise Server, the API URL.
+ */
+export function githubAppSecret(cfg: PlatformConfig, role: RepoRole): K8sObject {
+  const app = cfg.githubApp!;
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: githubAppSecretName(role), namespace: FLUX_NAMESPACE, labels: LABELS },
+    type: "Opaque",
+    stringData: {
+      githubAppID: String(app.appId),
+      githubAppInstallationID: String(app.installationId),
+      githubAppPrivateKey: KEY_PLACEHOLDER,
+      ...(cfg.githubApiUrl ? { githubAppBaseURL: cfg.githubApiUrl } : {}),
+    },
+  };
+}
+
 export function deployKeySecret(cfg: PlatformConfig, role: RepoRole): K8sObject {
   const keys = configuredHostKeys(cfg.gitSsh);
   return {
@@ -96,6 +123,22 @@ export function deployKeySecret(cfg: PlatformConfig, role: RepoRole): K8sObject 
 }
 
 export function gitRepository(cfg: PlatformConfig, role: RepoRole): K8sObject {
+  if (cfg.gitAuth === "githubApp") {
+    // HTTPS with the App's installation tokens (`provider: github`), GitHub's web URL.
+    return {
+      apiVersion: "source.toolkit.fluxcd.io/v1",
+      kind: "GitRepository",
+      metadata: { name: sourceName(role), namespace: FLUX_NAMESPACE, labels: LABELS },
+      spec: {
+        interval: cfg.syncInterval,
+        timeout: "60s",
+        url: `${cfg.githubUrl}/${cfg.owner}/${repoName(cfg, role)}`,
+        ref: { branch: "main" },
+        provider: "github",
+        secretRef: { name: githubAppSecretName(role) },
+      },
+    };
+  }
   return {
     apiVersion: "source.toolkit.fluxcd.io/v1",
     kind: "GitRepository",
@@ -318,7 +361,7 @@ export interface ClusterObjects {
 
 export function renderClusterObjects(cfg: PlatformConfig): ClusterObjects {
   const source = (role: RepoRole) => ({
-    secret: deployKeySecret(cfg, role),
+    secret: sourceSecret(cfg, role),
     gitRepository: gitRepository(cfg, role),
   });
   return {

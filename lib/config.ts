@@ -7,6 +7,7 @@
  * block of `Pulumi.<stack>.yaml` (values already parsed). Every problem is collected and
  * reported at once, each naming the key, the value given and what is allowed.
  */
+import * as crypto from "node:crypto";
 import { z } from "zod";
 
 export const PROJECT = "flux-platform";
@@ -129,6 +130,16 @@ export interface GitSshConfig {
   readonly knownHosts?: readonly string[];
 }
 
+export const GIT_AUTH_MODES = ["deployKey", "githubApp"] as const;
+
+/** A GitHub App installed on the repos' owner: Flux reads with its installation tokens. */
+export interface GithubAppConfig {
+  /** The App's id (its settings page: "App ID"). */
+  readonly appId: number;
+  /** The installation on the owner (`https://github.com/settings/installations/<id>`). */
+  readonly installationId: number;
+}
+
 export interface PlatformConfig {
   readonly owner: string;
   /**
@@ -147,6 +158,15 @@ export interface PlatformConfig {
    * `syncInterval`.
    */
   readonly webhookReceiverUrl?: string;
+  /**
+   * How Flux reads both repos: a read-only deploy key per repo and environment (SSH), or a
+   * GitHub App's installation tokens (HTTPS); the App also posts the commit statuses.
+   */
+  readonly gitAuth: (typeof GIT_AUTH_MODES)[number];
+  /** The App (with `gitAuth: githubApp`); its private key is the secret `githubAppPrivateKey`. */
+  readonly githubApp?: GithubAppConfig;
+  /** GitHub's REST API URL for Flux's App client: unset for github.com, `<GHES>/api/v3`. */
+  readonly githubApiUrl?: string;
   /** Names the developer repo folder per service, the deploy keys and the default profile. */
   readonly environment: string;
   readonly policyMode: PolicyMode;
@@ -343,6 +363,28 @@ function receiverUrlProblem(v: string): string | undefined {
   return undefined;
 }
 
+const githubAppSchema = z.strictObject({
+  appId: wholeNumber(1, Number.MAX_SAFE_INTEGER),
+  installationId: wholeNumber(1, Number.MAX_SAFE_INTEGER),
+});
+
+/**
+ * Why `pem` cannot be a GitHub App's private key, or undefined. GitHub Apps sign their JWTs
+ * with RS256: the key GitHub generates is a PEM RSA private key. The message never quotes
+ * the key.
+ */
+export function appPrivateKeyProblem(pem: unknown): string | undefined {
+  const what =
+    "is not a PEM RSA private key (the .pem file GitHub gives under the App's settings > Private keys: `pulumi config set --secret flux-platform:githubAppPrivateKey < app.pem`)";
+  if (typeof pem !== "string" || pem.trim() === "") return what;
+  try {
+    const key = crypto.createPrivateKey({ key: pem, format: "pem" });
+    return key.asymmetricKeyType === "rsa" ? undefined : what;
+  } catch {
+    return what;
+  }
+}
+
 const infrastructureSchema = z.strictObject(
   Object.fromEntries(
     INFRASTRUCTURE_COMPONENTS.map((c) => [c, z.boolean().default(true)]),
@@ -429,6 +471,8 @@ const KEYS = {
       .optional(),
     json: false,
   },
+  gitAuth: { schema: z.enum(GIT_AUTH_MODES).default("deployKey"), json: false },
+  githubApp: { schema: githubAppSchema.optional(), json: true },
   deployKeyGeneration: { schema: wholeNumber(1, 1_000_000).default(1), json: true },
   cluster: { schema: clusterSchema.prefault({ provider: "minikube" }), json: true },
   services: { schema: servicesSchema, json: true },
@@ -439,7 +483,7 @@ type Key = keyof typeof KEYS;
  * Secret keys: only their presence is checked here; the program reads them as secrets
  * (`pulumi config set --secret`), so their values never enter the validated config.
  */
-export const SECRET_KEYS = ["commitStatusToken"];
+export const SECRET_KEYS = ["commitStatusToken", "githubAppPrivateKey"];
 export const CONFIG_KEYS = Object.keys(KEYS) as Key[];
 
 /** Defaults of the keys that have one: checked against `Pulumi.yaml` by a test. */
@@ -474,6 +518,7 @@ function formatIssue(prefix: string, issue: z.core.$ZodIssue): string {
         cluster: `${Object.keys(minikubeSchema.shape).join(", ")} (minikube); ${Object.keys(kubeconfigSchema.shape).join(", ")} (kubeconfig)`,
         infrastructure: INFRASTRUCTURE_COMPONENTS.join(", "),
         gitSsh: Object.keys(gitSshSchema.shape).join(", "),
+        githubApp: Object.keys(githubAppSchema.shape).join(", "),
       };
       const allowed = shapes[path.split(".")[0]] ?? Object.keys(serviceSchema.shape).join(", ");
       return issue.keys
@@ -584,10 +629,37 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
     );
   }
 
-  const statusToken = raw[`${PROJECT}:commitStatusToken`];
-  if (values.commitStatus === true && (typeof statusToken !== "string" || statusToken === "")) {
+  // GitHub App mode: every setting is checked here, before anything is created.
+  const appMode = values.gitAuth === "githubApp";
+  const appKey = raw[`${PROJECT}:githubAppPrivateKey`];
+  if (appMode) {
+    if (inputs.githubApp === undefined) {
+      problems.push(
+        "githubApp: is required when `gitAuth` is githubApp ({appId: <App ID>, installationId: <the installation on the repos' owner>})",
+      );
+    }
+    if (appKey === undefined || appKey === "") {
+      problems.push(
+        "githubAppPrivateKey: is required when `gitAuth` is githubApp (secret: `pulumi config set --secret flux-platform:githubAppPrivateKey < app.pem`)",
+      );
+    } else {
+      const why = appPrivateKeyProblem(appKey);
+      if (why) problems.push(`githubAppPrivateKey: ${why}`);
+    }
+  } else if (inputs.githubApp !== undefined || appKey !== undefined) {
     problems.push(
-      "commitStatusToken: is required when `commitStatus` is true (a token that may write commit statuses on both repos: `pulumi config set --secret flux-platform:commitStatusToken <token>`)",
+      `${inputs.githubApp !== undefined ? "githubApp" : "githubAppPrivateKey"}: is set but \`gitAuth\` is ${show(values.gitAuth ?? "deployKey")}; set \`gitAuth: githubApp\` to read the repos with the App, or remove it`,
+    );
+  }
+
+  const statusToken = raw[`${PROJECT}:commitStatusToken`];
+  if (
+    values.commitStatus === true &&
+    !appMode &&
+    (typeof statusToken !== "string" || statusToken === "")
+  ) {
+    problems.push(
+      "commitStatusToken: is required when `commitStatus` is true and `gitAuth` is deployKey (a token that may write commit statuses on both repos: `pulumi config set --secret flux-platform:commitStatusToken <token>`; with `gitAuth: githubApp` the App posts them)",
     );
   }
 
@@ -624,6 +696,7 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
   if (problems.length > 0) throw new ConfigError(problems.flatMap((p) => p.split("\n")));
 
   const services = values.services as Record<string, Omit<ServiceConfig, "name">>;
+  const githubUrl = githubWebUrl(raw["github:baseUrl"]);
   const environment = values.environment as string;
   const rawCluster = values.cluster as z.infer<typeof clusterSchema>;
   const cluster: ClusterConfig =
@@ -633,11 +706,14 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
 
   return {
     owner: owner as string,
-    githubUrl: githubWebUrl(raw["github:baseUrl"]),
+    githubUrl,
     commitStatus: values.commitStatus as boolean,
     ...(values.webhookReceiverUrl !== undefined
       ? { webhookReceiverUrl: values.webhookReceiverUrl as string }
       : {}),
+    gitAuth: values.gitAuth as PlatformConfig["gitAuth"],
+    ...(appMode ? { githubApp: values.githubApp as GithubAppConfig } : {}),
+    ...(githubUrl !== "https://github.com" ? { githubApiUrl: `${githubUrl}/api/v3` } : {}),
     environment,
     platformRepo: platformRepo as string,
     developerRepo: developerRepo as string,

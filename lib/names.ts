@@ -15,6 +15,8 @@ export const REPO_ROLES: readonly RepoRole[] = ["platform", "developer"];
 /** GitRepository name for each repo (as in the seed: `flux-developer`). */
 export const sourceName = (role: RepoRole): string => `flux-${role}`;
 export const deployKeySecretName = (role: RepoRole): string => `${sourceName(role)}-deploy-key`;
+/** The Secret with the GitHub App's id, installation and private key (`gitAuth: githubApp`). */
+export const githubAppSecretName = (role: RepoRole): string => `${sourceName(role)}-github-app`;
 export const configKustomizationName = (service: string): string => `config-${service}`;
 export const appKustomizationName = (service: string): string => `app-${service}`;
 /** The ConfigMap the developer Kustomization builds and the Deployment mounts. */

@@ -11,6 +11,7 @@ import {
   REPO_ROLES,
   appKustomizationName,
   configKustomizationName,
+  githubAppSecretName,
   sourceName,
   type RepoRole,
 } from "./names";
@@ -26,6 +27,8 @@ export const statusProviderName = (role: RepoRole): string => `${sourceName(role
  */
 export function commitStatusObjects(cfg: PlatformConfig): K8sObject[] {
   if (!cfg.commitStatus) return [];
+  // With a GitHub App the same credential serves: each Provider uses its repo's App Secret.
+  const app = cfg.gitAuth === "githubApp";
   const secret: K8sObject = {
     apiVersion: "v1",
     kind: "Secret",
@@ -40,7 +43,7 @@ export function commitStatusObjects(cfg: PlatformConfig): K8sObject[] {
     spec: {
       type: "github",
       address: `${cfg.githubUrl}/${cfg.owner}/${repoName(cfg, role)}`,
-      secretRef: { name: COMMIT_STATUS_SECRET },
+      secretRef: { name: app ? githubAppSecretName(role) : COMMIT_STATUS_SECRET },
     },
   }));
   const alerts = cfg.services.flatMap((s) =>
@@ -60,7 +63,7 @@ export function commitStatusObjects(cfg: PlatformConfig): K8sObject[] {
       },
     })),
   );
-  return [secret, ...providers, ...alerts];
+  return app ? [...providers, ...alerts] : [secret, ...providers, ...alerts];
 }
 
 export const WEBHOOK_SECRET = "github-webhook-token";

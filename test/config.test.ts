@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import { expect } from "chai";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -33,6 +34,13 @@ function problems(raw: RawConfig, stack = "dev"): string[] {
 function withService(fields: Record<string, unknown>, name = "beetle"): RawConfig {
   return { ...VALID, "flux-platform:services": { [name]: fields } };
 }
+
+/** A GitHub App's private key as GitHub hands it out: PEM, RSA. */
+const APP_KEY = crypto
+  .generateKeyPairSync("rsa", { modulusLength: 2048 })
+  .privateKey.export({ type: "pkcs1", format: "pem" })
+  .toString();
+const APP = { appId: 123, installationId: 456 };
 
 const svc = { image: "ghcr.io/stefanprodan/podinfo", tag: "6.15.0" };
 
@@ -146,6 +154,28 @@ describe("config loader", () => {
     expect(ghes.githubUrl).to.equal("https://ghe.example.com");
     expect(ghes.commitStatus).to.equal(true);
     expect(JSON.stringify(ghes)).to.not.contain('"t"');
+  });
+
+  it("takes a GitHub App: its id and installation, the key only as a presence-checked secret", () => {
+    const app = loadConfig(
+      {
+        ...VALID,
+        "github:baseUrl": "https://ghe.example.com/",
+        "flux-platform:gitAuth": "githubApp",
+        "flux-platform:githubApp": { appId: 123, installationId: 456 },
+        "flux-platform:githubAppPrivateKey": APP_KEY,
+        "flux-platform:commitStatus": true,
+      },
+      "dev",
+    );
+    expect(app).to.deep.include({
+      gitAuth: "githubApp",
+      githubApp: { appId: 123, installationId: 456 },
+      githubApiUrl: "https://ghe.example.com/api/v3",
+      commitStatus: true,
+    });
+    expect(JSON.stringify(app)).to.not.contain("PRIVATE KEY");
+    expect(loadConfig(VALID, "dev").gitAuth).to.equal("deployKey");
   });
 
   it("sorts services by name", () => {
@@ -401,6 +431,60 @@ describe("config loader", () => {
           ],
         },
         /^fluxComponents: `\["source-controller","kustomize-controller","helm-controller"\]` lacks `notification-controller`, which `webhookReceiverUrl` needs; add it, or turn it off$/,
+      ],
+      [
+        "unknown git auth mode",
+        { ...VALID, "flux-platform:gitAuth": "token" },
+        /^gitAuth: `token` is not allowed \(allowed: deployKey, githubApp\)$/,
+      ],
+      [
+        "GitHub App mode without the App",
+        {
+          ...VALID,
+          "flux-platform:gitAuth": "githubApp",
+          "flux-platform:githubAppPrivateKey": APP_KEY,
+        },
+        /^githubApp: is required when `gitAuth` is githubApp \(\{appId: <App ID>, installationId: /,
+      ],
+      [
+        "GitHub App mode without its private key",
+        { ...VALID, "flux-platform:gitAuth": "githubApp", "flux-platform:githubApp": APP },
+        /^githubAppPrivateKey: is required when `gitAuth` is githubApp \(secret: /,
+      ],
+      [
+        "GitHub App private key that is not a PEM RSA key (never quoted)",
+        {
+          ...VALID,
+          "flux-platform:gitAuth": "githubApp",
+          "flux-platform:githubApp": APP,
+          "flux-platform:githubAppPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nnope\n",
+        },
+        /^githubAppPrivateKey: is not a PEM RSA private key \(the \.pem file GitHub gives under the App's settings > Private keys: `pulumi config set --secret flux-platform:githubAppPrivateKey < app\.pem`\)$/,
+      ],
+      [
+        "GitHub App id that is not a whole number",
+        {
+          ...VALID,
+          "flux-platform:gitAuth": "githubApp",
+          "flux-platform:githubApp": { appId: "my-app", installationId: 456 },
+          "flux-platform:githubAppPrivateKey": APP_KEY,
+        },
+        /^githubApp\.appId: `my-app` is not a number/,
+      ],
+      [
+        "GitHub App with an unknown setting",
+        {
+          ...VALID,
+          "flux-platform:gitAuth": "githubApp",
+          "flux-platform:githubApp": { ...APP, slug: "flux" },
+          "flux-platform:githubAppPrivateKey": APP_KEY,
+        },
+        /^githubApp\.slug: unknown key `slug` \(allowed: appId, installationId\)$/,
+      ],
+      [
+        "GitHub App settings while reading with deploy keys",
+        { ...VALID, "flux-platform:githubApp": APP },
+        /^githubApp: is set but `gitAuth` is `deployKey`; set `gitAuth: githubApp` to read the repos with the App, or remove it$/,
       ],
       [
         "unknown flux install mode",

@@ -277,6 +277,45 @@ describe("commit statuses", () => {
   });
 });
 
+describe("GitHub App mode", () => {
+  it("reads both repos over HTTPS with provider github, and posts statuses with the same App Secret", async () => {
+    await loadModels();
+    const dev = loadStackFile(ROOT, "dev");
+    const r = renderStack({
+      ...dev,
+      gitAuth: "githubApp",
+      githubApp: { appId: 123, installationId: 456 },
+      githubUrl: "https://ghe.example.com",
+      githubApiUrl: "https://ghe.example.com/api/v3",
+      commitStatus: true,
+    });
+    for (const role of ["platform", "developer"] as const) {
+      const { secret, gitRepository } = r.cluster.sources[role];
+      validateObject(gitRepository as KubeObject);
+      validateObject(secret as KubeObject);
+      expect(gitRepository.spec).to.deep.include({
+        url: `https://ghe.example.com/${dev.owner}/flux_${role}`,
+        provider: "github",
+        secretRef: { name: `flux-${role}-github-app` },
+      });
+      expect(secret.stringData).to.deep.equal({
+        githubAppID: "123",
+        githubAppInstallationID: "456",
+        githubAppPrivateKey: KEY_PLACEHOLDER,
+        githubAppBaseURL: "https://ghe.example.com/api/v3",
+      });
+    }
+    const n = r.cluster.notifications;
+    expect(n.map((o) => o.kind)).to.not.include("Secret");
+    for (const p of n.filter((o) => o.kind === "Provider")) {
+      validateObject(p as KubeObject);
+      expect((p.spec as { secretRef: { name: string } }).secretRef.name).to.match(
+        /^flux-(platform|developer)-github-app$/,
+      );
+    }
+  });
+});
+
 describe("push to apply", () => {
   it("renders a github Receiver per repository, valid for Flux, and the URL notification-controller serves it at", async () => {
     await loadModels();

@@ -3,6 +3,7 @@
  * registers, with which options, and that it is exactly what `npm run render` shows.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "node:crypto";
 import { webhookUrl } from "../lib/notifications";
 import { expect } from "chai";
 import * as fs from "node:fs";
@@ -536,6 +537,52 @@ describe("program under mocks: commit statuses", () => {
     }
     expect(byType("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Provider")).to.have.length(2);
     expect(byType("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Alert")).to.have.length(6);
+  });
+});
+
+describe("program under mocks: GitHub App mode", () => {
+  const key = crypto
+    .generateKeyPairSync("rsa", { modulusLength: 2048 })
+    .privateKey.export({ type: "pkcs1", format: "pem" })
+    .toString();
+  before(async () => {
+    await setMocks("dev", {
+      ...engineConfig("dev"),
+      "flux-platform:gitAuth": "githubApp",
+      "flux-platform:githubApp": JSON.stringify({ appId: 123, installationId: 456 }),
+      "flux-platform:githubAppPrivateKey": key,
+      "flux-platform:commitStatus": "true",
+    });
+    await runProgram();
+  });
+
+  it("grants the App's installation both repos, makes no deploy key, keeps the App's key secret", () => {
+    const grants = byType("github:index/appInstallationRepository:AppInstallationRepository");
+    expect(grants.map((g) => [g.inputs.installationId, g.inputs.repository]).sort()).to.deep.equal([
+      ["456", "flux_developer"],
+      ["456", "flux_platform"],
+    ]);
+    expect(byType("github:index/repositoryDeployKey:RepositoryDeployKey")).to.have.length(0);
+    expect(byType("pulumi-nodejs:dynamic/flux-platform:SshKeyPair")).to.have.length(0);
+    for (const role of ["platform", "developer"]) {
+      const s = one("kubernetes:core/v1:Secret", `${role}-source-secret-flux-${role}-github-app`);
+      expect(isSecretValue(s.inputs.stringData)).to.equal(true);
+      expect((unwrap(s.inputs.stringData) as Record<string, string>).githubAppPrivateKey).to.equal(
+        key,
+      );
+    }
+    const body = key.split("\n")[1];
+    for (const r of registrations) {
+      if (r.type === "kubernetes:core/v1:Secret") continue;
+      expect(JSON.stringify(r.inputs), r.name).to.not.contain(body);
+    }
+    // The App posts the statuses: no token Secret, the Providers use the sources' Secrets.
+    expect(
+      byType("kubernetes:core/v1:Secret")
+        .map((s) => s.name)
+        .filter((n) => n.includes("commit-status")),
+    ).to.deep.equal([]);
+    expect(byType("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Provider")).to.have.length(2);
   });
 });
 
