@@ -179,7 +179,7 @@ async function main() {
   for (const s of rendered.cluster.services) {
     new FluxService(
       `service-${s.name}`,
-      { config: s.config, app: s.app, kube },
+      { access: s.access, config: s.config, app: s.app, kube },
       { dependsOn: [infrastructure] },
     );
   }

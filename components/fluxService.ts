@@ -3,6 +3,8 @@ import type { K8sObject } from "../lib/clusterObjects";
 import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
 
 export interface FluxServiceArgs {
+  /** The ServiceAccount, Role and RoleBinding its config Kustomization impersonates. */
+  readonly access: readonly K8sObject[];
   /** The service's developer-config Kustomization (config-<service>). */
   readonly config: K8sObject;
   /** The service's platform Kustomization (app-<service>). */
@@ -11,8 +13,8 @@ export interface FluxServiceArgs {
 }
 
 /**
- * One microservice: its configuration from the developer repo, then its manifests from the
- * platform repo. Removing the service from the stack deletes both Kustomizations while Flux
+ * One microservice: the account its configuration is applied as, its configuration from the
+ * developer repo, then its manifests from the platform repo. Removing the service from the stack deletes both Kustomizations while Flux
  * runs, and Flux prunes what they applied.
  */
 export class FluxService extends pulumi.ComponentResource {
@@ -21,7 +23,14 @@ export class FluxService extends pulumi.ComponentResource {
   constructor(name: string, args: FluxServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flux-platform:index:FluxService", name, {}, opts);
     const after = inheritedDependsOn(opts);
-    const config = kubeObject(this, name, args.config, args.kube, { dependsOn: after });
+    // The config account first: kustomize-controller impersonates it from the first apply,
+    // and on removal it outlives the Kustomization, so Flux can still prune as it.
+    const access = args.access.map((o) =>
+      kubeObject(this, name, o, args.kube, { dependsOn: after }),
+    );
+    const config = kubeObject(this, name, args.config, args.kube, {
+      dependsOn: [...after, ...access],
+    });
     kubeObject(this, name, args.app, args.kube, { dependsOn: [...after, config] });
     this.kustomizations = pulumi.output([args.config.metadata.name, args.app.metadata.name]);
     this.registerOutputs({ kustomizations: this.kustomizations });

@@ -99,6 +99,24 @@ export function kubeObject(
         { metadata, ...(rest as unknown as k8s.types.input.rbac.v1.RoleBinding) },
         options,
       );
+    case "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy":
+      return new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+        name,
+        {
+          metadata,
+          ...(rest as k8s.types.input.admissionregistration.v1.ValidatingAdmissionPolicy),
+        },
+        options,
+      );
+    case "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding":
+      return new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+        name,
+        {
+          metadata,
+          ...(rest as unknown as k8s.types.input.admissionregistration.v1.ValidatingAdmissionPolicyBinding),
+        },
+        options,
+      );
     default:
       if (!/\.(fluxcd|controlplane)\.io\//.test(`${apiVersion}/`)) {
         throw new Error(`${name}: no resource type for ${apiVersion}/${kind}`);

@@ -3,7 +3,7 @@ import type { K8sObject } from "../lib/clusterObjects";
 import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
 
 export interface PlatformInfrastructureArgs {
-  /** The app namespace and the developer-config ServiceAccount, Role and RoleBinding. */
+  /** The app namespace and the config accounts' ValidatingAdmissionPolicy and binding. */
   readonly base: readonly K8sObject[];
   /** The `infrastructure` and `infrastructure-policies` Kustomizations, in that order. */
   readonly kustomizations: readonly K8sObject[];
@@ -11,8 +11,8 @@ export interface PlatformInfrastructureArgs {
 }
 
 /**
- * What every service builds on: the app namespace, the narrow account the developer repo
- * is applied as, and the Flux Kustomizations that install Kyverno, Reloader and the
+ * What every service builds on: the app namespace, the admission policy that keeps each
+ * service's config account to its own ConfigMap, and the Flux Kustomizations that install Kyverno, Reloader and the
  * policies from the platform repo.
  */
 export class PlatformInfrastructure extends pulumi.ComponentResource {

@@ -4,6 +4,7 @@
  * environment and a promotion, removing a service. Each step asserts what the API server,
  * git and the GitHub stand-in show.
  */
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Cluster, Infra, Toolchain } from "./infra";
@@ -316,6 +317,75 @@ function developerCannotDeploy(infra: Infra): Step {
   };
 }
 
+/**
+ * One team cannot touch another's config: a commit under `beetle/` that writes
+ * `sonar-config` is refused by the API server (the beetle account's Role names only
+ * `beetle-config`), `config-beetle` reports it, and sonar's ConfigMap is unchanged. The
+ * admission policy, the guard for what RBAC cannot limit by name (`create`), is then asked
+ * directly as the beetle account.
+ */
+function otherTeamsConfig(infra: Infra): Step {
+  return {
+    name: "one team cannot touch another's config: refused by the API server, sonar unchanged",
+    run: async () => {
+      const sonar = () =>
+        infra.kubectlJson<{ metadata: { resourceVersion: string }; data: Record<string, string> }>([
+          "-n",
+          APP_NAMESPACE,
+          "get",
+          "configmap",
+          "sonar-config",
+        ]);
+      const before = await sonar();
+      const k = "beetle/e2e/kustomization.yaml";
+      let original = "";
+      const revision = await standinCommit(infra, "beetle: change sonar's config", (dir) => {
+        fs.writeFileSync(
+          path.join(dir, "beetle/e2e/sonar.yaml"),
+          "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: sonar-config}\ndata: {hijacked: 'true'}\n",
+        );
+        original = fs.readFileSync(path.join(dir, k), "utf8");
+        fs.writeFileSync(path.join(dir, k), original + "resources:\n  - sonar.yaml\n");
+      });
+      const cond = await kustomizationAt(infra, "config-beetle", revision, "False");
+      if (
+        !/forbidden/i.test(cond.message ?? "") ||
+        !(cond.message ?? "").includes("sonar-config")
+      ) {
+        throw new Error(`not Ready, but: ${cond.message}`);
+      }
+      const after = await sonar();
+      if (
+        after.metadata.resourceVersion !== before.metadata.resourceVersion ||
+        after.data.hijacked
+      ) {
+        throw new Error("sonar's ConfigMap was changed");
+      }
+      // What RBAC cannot limit by name: a create of another name, asked as the beetle account.
+      const as = "system:serviceaccount:flux-system:config-beetle";
+      const create = await infra.kubectl([
+        "-n",
+        APP_NAMESPACE,
+        "create",
+        "configmap",
+        "sonar-extra",
+        "--dry-run=server",
+        `--as=${as}`,
+      ]);
+      const expected = `service beetle may write only its own ConfigMap ${APP_NAMESPACE}/beetle-config; refused: ConfigMap ${APP_NAMESPACE}/sonar-extra`;
+      if (create.status === 0 || !create.stderr.includes(expected)) {
+        throw new Error(`create as ${as}: exit ${create.status}: ${create.stderr}`);
+      }
+      const back = await standinCommit(infra, "beetle: undo", (dir) => {
+        fs.rmSync(path.join(dir, "beetle/e2e/sonar.yaml"));
+        fs.writeFileSync(path.join(dir, k), original);
+      });
+      await kustomizationAt(infra, "config-beetle", back, "True");
+      return `refused: ${(cond.message ?? "").split("\n")[0].slice(0, 110)}; sonar-config unchanged; the policy refused a create as config-beetle: "${expected}"`;
+    },
+  };
+}
+
 function keyRotation(infra: Infra, stack: Stack): Step {
   return {
     name: "key rotation: new key registered before the old one goes, source Ready throughout",
@@ -524,6 +594,148 @@ function removeService(infra: Infra, stack: Stack): Step {
 }
 
 /**
+ * Switches the dev stack from deploy keys to a GitHub App (registered on the stand-in with a
+ * key made here): one up revokes dev's deploy keys, grants the App's installation both repos,
+ * and Flux reads them over HTTPS with installation tokens; the commit statuses come from the
+ * App too, since the token Secret is gone.
+ */
+function githubAppMode(infra: Infra, stack: Stack): Step {
+  return {
+    name: "GitHub App mode: one up moves Flux from deploy keys to the App's installation tokens",
+    run: async () => {
+      const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+      const res = await fetch(`${infra.standin.url}/_standin/apps`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          id: 424242,
+          slug: "flux-platform-e2e",
+          owner: infra.owner,
+          publicKeyPem: publicKey.export({ type: "spki", format: "pem" }),
+        }),
+      });
+      if (res.status !== 201) throw new Error(`registering the App: ${res.status}`);
+      const { installationId } = (await res.json()) as { installationId: number };
+      // As the README says to: the App's numbers through --path.
+      for (const args of [
+        ["flux-platform:gitAuth", "githubApp"],
+        ["--path", "flux-platform:githubApp.appId", "424242"],
+        ["--path", "flux-platform:githubApp.installationId", String(installationId)],
+      ]) {
+        const set = await stack.pulumi(["config", "set", ...args]);
+        if (set.status !== 0) throw new Error(set.stderr);
+      }
+      // The key goes on stdin, as `pulumi config set --secret ... < app.pem` takes it.
+      const setKey = await run(
+        "pulumi",
+        [
+          "config",
+          "set",
+          "--secret",
+          "flux-platform:githubAppPrivateKey",
+          "--stack",
+          stack.name,
+          "--non-interactive",
+        ],
+        {
+          env: stack.env,
+          cwd: stack.dir,
+          input: privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+        },
+      );
+      if (setKey.status !== 0) throw new Error(setKey.stderr);
+      const from = infra.standin.requests.length;
+      const seconds = await pulumiOk(stack, ["up", "--yes", "--skip-preview"]);
+
+      // GitHub: dev's deploy keys revoked, the installation holds both repos.
+      for (const repo of ["flux_platform", "flux_developer"]) {
+        const keys = await githubGet<{ title: string }[]>(
+          infra,
+          `/repos/${infra.owner}/${repo}/keys`,
+        );
+        if (keys.some((k) => k.title === "flux-e2e"))
+          throw new Error(`${repo}: dev's deploy key is still there`);
+      }
+      const granted = await githubGet<{ repositories: { name: string }[] }>(
+        infra,
+        `/user/installations/${installationId}/repositories`,
+      );
+      const names = granted.repositories.map((r) => r.name).sort();
+      if (names.join() !== "flux_developer,flux_platform")
+        throw new Error(`granted: ${names.join()}`);
+
+      // Flux: both sources over HTTPS-style URLs with provider github, at main's head.
+      for (const repo of ["flux_platform", "flux_developer"]) {
+        const name = repo.replace("_", "-");
+        const head = (
+          await run("git", ["-C", infra.standin.repoDir(infra.owner, repo), "rev-parse", "main"])
+        ).stdout.trim();
+        await waitFor(
+          `${name} to read ${head.slice(0, 8)} with the App`,
+          async () => {
+            const s = await infra.kubectlJson<
+              Source & { spec: { url: string; provider?: string } }
+            >(["-n", "flux-system", "get", "gitrepository", name]);
+            return s.spec.provider === "github" &&
+              s.spec.url === `${infra.standin.url}/${infra.owner}/${repo}` &&
+              ready(s) &&
+              s.status?.artifact?.revision?.endsWith(head)
+              ? true
+              : undefined;
+          },
+          60_000,
+          500,
+        );
+      }
+      const git = (path: RegExp) =>
+        infra.standin.requests.slice(from).filter((q) => path.test(q.path) && q.status === 200)
+          .length;
+      const tokens = infra.standin.requests
+        .slice(from)
+        .filter(
+          (q) =>
+            q.method === "POST" &&
+            q.path === `/app/installations/${installationId}/access_tokens` &&
+            q.status === 201,
+        ).length;
+      // Flux asks for the refs first and clones only when main moved (nothing new here).
+      const refs = git(/\/info\/refs$/);
+      if (tokens === 0 || refs === 0) {
+        throw new Error(`installation tokens issued: ${tokens}, ref listings over HTTP: ${refs}`);
+      }
+      const tokenSecret = await infra.kubectl([
+        "-n",
+        "flux-system",
+        "get",
+        "secret",
+        "commit-status-token",
+        "--ignore-not-found",
+        "-o",
+        "name",
+      ]);
+      if (tokenSecret.stdout.trim() !== "")
+        throw new Error("the commit-status token Secret is still there");
+
+      // A developer's commit: fetched (webhook), applied, and marked by the App.
+      const revision = await standinCommit(infra, "beetle: read by the App", (dir) => {
+        fs.appendFileSync(path.join(dir, "beetle/e2e/config.yaml"), "# read by the App\n");
+      });
+      await kustomizationAt(infra, "config-beetle", revision, "True");
+      const clones = git(/\/git-upload-pack$/);
+      if (clones === 0) throw new Error("the new commit was not fetched over git smart HTTP");
+      const status = await commitStatus(
+        infra,
+        "flux_developer",
+        revision,
+        "config-beetle",
+        "success",
+      );
+      return `one up (${seconds.toFixed(1)}s): deploy keys revoked, installation ${installationId} granted both repos; ${tokens} installation tokens, ${refs} ref listings and ${clones} fetches over git smart HTTP; a developer's commit applied and marked ${status} with the App's token`;
+    },
+  };
+}
+
+/**
  * Envoy Gateway's chart and images cannot be had here, so the e2e stacks run with the
  * Gateway off; this step renders the same stack with it on, builds the Gateway's and every
  * service's Kustomization as kustomize-controller would, and has the real API server, with
@@ -598,8 +810,10 @@ export function lifecycle(t: Toolchain, infra: Infra, dev: Stack): Step[] {
     configChange(infra),
     pushToApply(infra),
     developerCannotDeploy(infra),
+    otherTeamsConfig(infra),
     keyRotation(infra, dev),
     ...twoEnvironments(t, infra, dev),
     removeService(infra, dev),
+    githubAppMode(infra, dev),
   ];
 }

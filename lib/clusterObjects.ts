@@ -9,9 +9,9 @@
 import { GITHUB_SSH, type GitSshConfig, type PlatformConfig, type ServiceConfig } from "./config";
 import { CONFIG_VARIABLES } from "./developerRepo";
 import { routed, serviceHostname } from "./gateway";
+import { configAccount, configPolicy } from "./configAccess";
 import { commitStatusObjects, receiverObjects } from "./notifications";
 import {
-  DEVELOPER_CONFIG_SA,
   FLUX_NAMESPACE,
   INFRASTRUCTURE,
   INFRASTRUCTURE_GATEWAY,
@@ -19,6 +19,7 @@ import {
   REPO_ROLES,
   WAIT_FOR_READY,
   appKustomizationName,
+  configAccountName,
   configKustomizationName,
   deployKeySecretName,
   githubAppSecretName,
@@ -219,8 +220,8 @@ export function serviceKustomizations(cfg: PlatformConfig, s: ServiceConfig): K8
       dependsOn: lastInfrastructure(cfg),
       timeout: "2m",
       targetNamespace: cfg.appNamespace,
-      // The developer repo may only manage ConfigMaps in the app namespace.
-      serviceAccountName: DEVELOPER_CONFIG_SA,
+      // The developer repo may only write this service's ConfigMap (lib/configAccess.ts).
+      serviceAccountName: configAccountName(s.name),
       substitute: configVariables(cfg, s),
     }),
     kustomization(cfg, {
@@ -309,39 +310,9 @@ export function appNamespace(cfg: PlatformConfig): K8sObject {
  * What the developer-config Kustomizations run as instead of kustomize-controller's
  * cluster-admin: a ServiceAccount that may only manage ConfigMaps in the app namespace.
  */
-export function developerConfigRbac(cfg: PlatformConfig): K8sObject[] {
-  return [
-    {
-      apiVersion: "v1",
-      kind: "ServiceAccount",
-      metadata: { name: DEVELOPER_CONFIG_SA, namespace: FLUX_NAMESPACE, labels: LABELS },
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: { name: DEVELOPER_CONFIG_SA, namespace: cfg.appNamespace, labels: LABELS },
-      rules: [
-        {
-          apiGroups: [""],
-          resources: ["configmaps"],
-          verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
-        },
-      ],
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: DEVELOPER_CONFIG_SA, namespace: cfg.appNamespace, labels: LABELS },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: DEVELOPER_CONFIG_SA },
-      subjects: [{ kind: "ServiceAccount", name: DEVELOPER_CONFIG_SA, namespace: FLUX_NAMESPACE }],
-    },
-  ];
-}
-
-/** Secret the notification Providers post commit statuses with (key `token`). */
 /** The cluster objects grouped as the components create them. */
 export interface ClusterObjects {
-  /** App namespace and the developer-config ServiceAccount, Role and RoleBinding. */
+  /** The app namespace and the policy that keeps each service's config account to its own. */
   readonly base: readonly K8sObject[];
   readonly sources: Readonly<
     Record<RepoRole, { readonly secret: K8sObject; readonly gitRepository: K8sObject }>
@@ -350,6 +321,8 @@ export interface ClusterObjects {
   readonly infrastructure: readonly K8sObject[];
   readonly services: readonly {
     readonly name: string;
+    /** The ServiceAccount, Role and RoleBinding its config Kustomization impersonates. */
+    readonly access: readonly K8sObject[];
     readonly config: K8sObject;
     readonly app: K8sObject;
   }[];
@@ -365,12 +338,12 @@ export function renderClusterObjects(cfg: PlatformConfig): ClusterObjects {
     gitRepository: gitRepository(cfg, role),
   });
   return {
-    base: [appNamespace(cfg), ...developerConfigRbac(cfg)],
+    base: [appNamespace(cfg), ...configPolicy(cfg)],
     sources: { platform: source("platform"), developer: source("developer") },
     infrastructure: infrastructureKustomizations(cfg),
     services: cfg.services.map((s) => {
       const [config, app] = serviceKustomizations(cfg, s);
-      return { name: s.name, config, app };
+      return { name: s.name, access: configAccount(cfg, s), config, app };
     }),
     notifications: commitStatusObjects(cfg),
     receivers: receiverObjects(cfg),
@@ -383,7 +356,7 @@ export function allClusterObjects(c: ClusterObjects): K8sObject[] {
     ...c.base,
     ...REPO_ROLES.flatMap((role) => [c.sources[role].secret, c.sources[role].gitRepository]),
     ...c.infrastructure,
-    ...c.services.flatMap((s) => [s.config, s.app]),
+    ...c.services.flatMap((s) => [...s.access, s.config, s.app]),
     ...c.notifications,
     ...c.receivers,
   ];

@@ -261,6 +261,9 @@ const serviceSchema = z.strictObject({
   ingress: z.boolean().default(true),
 });
 
+/** The oldest Kubernetes minor the program supports (ValidatingAdmissionPolicy v1 is GA). */
+export const MIN_KUBERNETES_MINOR = 30;
+
 const minikubeSchema = z.strictObject({
   provider: z.literal("minikube"),
   profile: dnsLabel("minikube profile").optional(),
@@ -271,6 +274,11 @@ const minikubeSchema = z.strictObject({
     .string()
     .regex(/^v1\.\d+\.\d+$/, {
       error: (i) => `${show(i.input)} is not an exact Kubernetes version like \`v1.34.0\``,
+    })
+    // The config accounts' ValidatingAdmissionPolicy is admissionregistration.k8s.io/v1 (1.30).
+    .refine((v) => Number(v.split(".")[1]) >= MIN_KUBERNETES_MINOR, {
+      error: (i) =>
+        `${show(i.input)} is older than Kubernetes v1.${MIN_KUBERNETES_MINOR}.0, the first with ValidatingAdmissionPolicy v1, which keeps each team to its own config`,
     })
     .default("v1.34.0"),
 });

@@ -97,12 +97,21 @@ You do not need to know Kubernetes or Flux to change it.
 
 To change a value everywhere, edit \`base/config.yaml\` instead.
 
+Each team's folder changes only its own service. Whatever is committed under
+\`${example}/\` can change the configuration of ${example} and nothing else: not another
+team's service, and nothing but configuration. Anything else is refused and shows up as a
+failed rollout of your commit; the other services are not touched.
+
 \`\${SERVICE_NAME}\` and \`\${ENV}\` are replaced with the service and environment name.
 Any other \`\${...}\` stops the rollout with an error; write \`$\${X}\` to keep a literal \`\${X}\`.
 
 ## What happens next
 
-Within the sync interval (a minute by default) Flux picks up the commit, rebuilds the service's configuration and
+${
+  cfg.webhookReceiverUrl
+    ? "Within seconds of your push"
+    : "Within the sync interval (a minute by default)"
+} Flux picks up the commit, rebuilds the service's configuration and
 the service's pods restart with it. Your service reads two files in \`/etc/config\`:
 \`base.yaml\` and \`override.yaml\`; values in \`override.yaml\` win.
 

@@ -6,8 +6,6 @@ export const FLUX_NAMESPACE = "flux-system";
 export const INFRASTRUCTURE = "infrastructure";
 export const INFRASTRUCTURE_POLICIES = "infrastructure-policies";
 export const INFRASTRUCTURE_GATEWAY = "infrastructure-gateway";
-/** ServiceAccount the developer-config Kustomizations impersonate. */
-export const DEVELOPER_CONFIG_SA = "developer-config";
 
 export type RepoRole = "platform" | "developer";
 export const REPO_ROLES: readonly RepoRole[] = ["platform", "developer"];
@@ -18,6 +16,8 @@ export const deployKeySecretName = (role: RepoRole): string => `${sourceName(rol
 /** The Secret with the GitHub App's id, installation and private key (`gitAuth: githubApp`). */
 export const githubAppSecretName = (role: RepoRole): string => `${sourceName(role)}-github-app`;
 export const configKustomizationName = (service: string): string => `config-${service}`;
+/** ServiceAccount (in flux-system) that a service's config Kustomization impersonates. */
+export const configAccountName = (service: string): string => `config-${service}`;
 export const appKustomizationName = (service: string): string => `app-${service}`;
 /** The ConfigMap the developer Kustomization builds and the Deployment mounts. */
 export const configMapName = (service: string): string => `${service}-config`;

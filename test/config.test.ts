@@ -433,6 +433,14 @@ describe("config loader", () => {
         /^fluxComponents: `\["source-controller","kustomize-controller","helm-controller"\]` lacks `notification-controller`, which `webhookReceiverUrl` needs; add it, or turn it off$/,
       ],
       [
+        "minikube Kubernetes older than 1.30",
+        {
+          ...VALID,
+          "flux-platform:cluster": { provider: "minikube", kubernetesVersion: "v1.29.4" },
+        },
+        /^cluster\.kubernetesVersion: `v1\.29\.4` is older than Kubernetes v1\.30\.0, the first with ValidatingAdmissionPolicy v1/,
+      ],
+      [
         "unknown git auth mode",
         { ...VALID, "flux-platform:gitAuth": "token" },
         /^gitAuth: `token` is not allowed \(allowed: deployKey, githubApp\)$/,

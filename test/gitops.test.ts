@@ -24,7 +24,7 @@ import {
   KEY_PLACEHOLDER,
   KNOWN_HOSTS_PLACEHOLDER,
 } from "../lib/clusterObjects";
-import { DEVELOPER_CONFIG_SA, FLUX_NAMESPACE, configMapName } from "../lib/names";
+import { FLUX_NAMESPACE, configMapName } from "../lib/names";
 import { fluxBuild, kustomizeBuild, substitute, type FluxKustomization } from "./support/fluxBuild";
 import { CLUSTER_SCOPED, loadModels, validateObject, type KubeObject } from "./support/models";
 
@@ -599,45 +599,132 @@ for (const stack of STACKS) {
       expect(after.data).to.not.deep.equal(before.data);
     });
 
-    it("lets the developer repo manage only ConfigMaps in the app namespace", () => {
+    it("applies each service's config as its own account, whose Role reaches only its ConfigMap", () => {
       const ns = rendered.config.appNamespace;
-      const sa = { kind: "ServiceAccount", name: DEVELOPER_CONFIG_SA, namespace: FLUX_NAMESPACE };
       for (const s of rendered.config.services) {
+        const account = `config-${s.name}`;
         const spec = builds.get(`config-${s.name}`)!.ks.spec as {
           serviceAccountName?: string;
           sourceRef: { name: string };
         };
-        expect(spec.serviceAccountName).to.equal(DEVELOPER_CONFIG_SA);
+        expect(spec.serviceAccountName).to.equal(account);
         expect(spec.sourceRef.name).to.equal("flux-developer");
-      }
-      const bindings = all().filter(
-        (o) =>
-          (o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding") &&
-          (o.subjects as (typeof sa)[]).some(
-            (x) => x.kind === sa.kind && x.name === sa.name && x.namespace === sa.namespace,
-          ),
-      );
-      expect(bindings.map(id)).to.deep.equal([`RoleBinding/${ns}/${DEVELOPER_CONFIG_SA}`]);
-      const roleRef = bindings[0].roleRef as { kind: string; name: string };
-      const role = all().find(
-        (o) =>
-          o.kind === roleRef.kind &&
-          o.metadata.name === roleRef.name &&
-          o.metadata.namespace === ns,
-      )!;
-      expect(role.rules).to.deep.equal([
-        {
-          apiGroups: [""],
-          resources: ["configmaps"],
-          verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
-        },
-      ]);
-      // Everything the developer Kustomizations apply is within that grant.
-      for (const s of rendered.config.services) {
+        const bindings = all().filter(
+          (o) =>
+            (o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding") &&
+            (o.subjects as { kind: string; name: string; namespace: string }[]).some(
+              (x) =>
+                x.kind === "ServiceAccount" && x.name === account && x.namespace === FLUX_NAMESPACE,
+            ),
+        );
+        expect(bindings.map(id)).to.deep.equal([`RoleBinding/${ns}/${account}`]);
+        const role = all().find(
+          (o) => o.kind === "Role" && o.metadata.name === account && o.metadata.namespace === ns,
+        )!;
+        expect(role.rules).to.deep.equal([
+          {
+            apiGroups: [""],
+            resources: ["configmaps"],
+            resourceNames: [configMapName(s.name)],
+            verbs: ["get", "update", "patch", "delete"],
+          },
+          { apiGroups: [""], resources: ["configmaps"], verbs: ["create", "list", "watch"] },
+        ]);
+        // Everything the service's config Kustomization applies is its own ConfigMap.
         for (const obj of builds.get(`config-${s.name}`)!.objects) {
-          expect(`${obj.kind}/${obj.metadata.namespace}`).to.equal(`ConfigMap/${ns}`);
+          expect(`${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}`).to.equal(
+            `ConfigMap/${ns}/${configMapName(s.name)}`,
+          );
         }
       }
+      const policy = all().filter((o) => o.kind.startsWith("ValidatingAdmissionPolicy"));
+      for (const o of policy) validateObject(o);
+      expect(policy.map(id)).to.deep.equal([
+        "ValidatingAdmissionPolicy//flux-platform-developer-config",
+        "ValidatingAdmissionPolicyBinding//flux-platform-developer-config",
+      ]);
+    });
+
+    it("refuses, as CEL, every write of a config account but to its own ConfigMap", async () => {
+      const { evaluate } = await import("@marcbachmann/cel-js");
+      const ns = rendered.config.appNamespace;
+      const vap = all().find((o) => o.kind === "ValidatingAdmissionPolicy")! as KubeObject & {
+        spec: {
+          matchConditions: { expression: string }[];
+          variables: { name: string; expression: string }[];
+          validations: { expression: string; messageExpression: string }[];
+        };
+      };
+      /** Evaluates the policy as the API server does: match, variables, then validations. */
+      const admit = (
+        account: string,
+        kind: { group: string; resource: string; kind: string },
+        namespace: string,
+        name: string,
+        operation = "CREATE",
+      ): string => {
+        const object = { metadata: { name, namespace } };
+        const request = {
+          operation,
+          name,
+          namespace,
+          kind: { group: kind.group, version: "v1", kind: kind.kind },
+          resource: { group: kind.group, version: "v1", resource: kind.resource },
+          userInfo: { username: `system:serviceaccount:flux-system:${account}` },
+        };
+        const ctx: Record<string, unknown> = {
+          request,
+          object: operation === "DELETE" ? null : object,
+          oldObject: operation === "CREATE" ? null : object,
+        };
+        if (!vap.spec.matchConditions.every((c) => evaluate(c.expression, ctx) === true)) {
+          return "not matched";
+        }
+        const variables: Record<string, unknown> = {};
+        for (const v of vap.spec.variables)
+          variables[v.name] = evaluate(v.expression, { ...ctx, variables });
+        const failed = vap.spec.validations.find(
+          (v) => evaluate(v.expression, { ...ctx, variables }) !== true,
+        );
+        return failed
+          ? String(evaluate(failed.messageExpression, { ...ctx, variables }))
+          : "allowed";
+      };
+      const configMaps = { group: "", resource: "configmaps", kind: "ConfigMap" };
+      expect(admit("config-beetle", configMaps, ns, "beetle-config")).to.equal("allowed");
+      expect(admit("config-beetle", configMaps, ns, "beetle-config", "UPDATE")).to.equal("allowed");
+      expect(admit("config-beetle", configMaps, ns, "beetle-config", "DELETE")).to.equal("allowed");
+      expect(admit("config-beetle", configMaps, ns, "sonar-config")).to.equal(
+        `service beetle may write only its own ConfigMap ${ns}/beetle-config; refused: ConfigMap ${ns}/sonar-config`,
+      );
+      expect(admit("config-beetle", configMaps, ns, "sonar-config", "DELETE")).to.match(
+        /refused: ConfigMap .*\/sonar-config$/,
+      );
+      expect(admit("config-beetle", configMaps, "default", "beetle-config")).to.equal(
+        `service beetle may write only its own ConfigMap ${ns}/beetle-config; refused: ConfigMap default/beetle-config`,
+      );
+      expect(
+        admit(
+          "config-beetle",
+          { group: "", resource: "secrets", kind: "Secret" },
+          ns,
+          "beetle-config",
+        ),
+      ).to.equal(
+        `service beetle may write only its own ConfigMap ${ns}/beetle-config; refused: Secret ${ns}/beetle-config`,
+      );
+      expect(
+        admit(
+          "config-sonar",
+          { group: "apps", resource: "deployments", kind: "Deployment" },
+          ns,
+          "sonar",
+        ),
+      ).to.equal(
+        `service sonar may write only its own ConfigMap ${ns}/sonar-config; refused: Deployment ${ns}/sonar`,
+      );
+      // Anyone else (kustomize-controller itself, the platform's app Kustomizations) is not matched.
+      expect(admit("kustomize-controller", configMaps, ns, "sonar-config")).to.equal("not matched");
     });
 
     it("installs Kyverno and Reloader the Flux way, pinned, and denies violations where policyMode is enforce", () => {

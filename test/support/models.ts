@@ -12,19 +12,31 @@ let MODELS: Record<string, Model> | undefined;
  * are loaded with `import()`; call this once in a `before()` hook.
  */
 export async function loadModels(): Promise<void> {
-  const [core, apps, rbac, source, kustomize, helm, kyverno, gateway, notification, receiver] =
-    await Promise.all([
-      import("kubernetes-models/v1"),
-      import("kubernetes-models/apps/v1"),
-      import("kubernetes-models/rbac.authorization.k8s.io/v1"),
-      import("@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1"),
-      import("@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1"),
-      import("@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2"),
-      import("@kubernetes-models/kyverno/policies.kyverno.io/v1"),
-      import("@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1"),
-      import("@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1beta3"),
-      import("@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1"),
-    ]);
+  const [
+    core,
+    apps,
+    rbac,
+    source,
+    kustomize,
+    helm,
+    kyverno,
+    gateway,
+    notification,
+    receiver,
+    admission,
+  ] = await Promise.all([
+    import("kubernetes-models/v1"),
+    import("kubernetes-models/apps/v1"),
+    import("kubernetes-models/rbac.authorization.k8s.io/v1"),
+    import("@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1"),
+    import("@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1"),
+    import("@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2"),
+    import("@kubernetes-models/kyverno/policies.kyverno.io/v1"),
+    import("@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1"),
+    import("@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1beta3"),
+    import("@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1"),
+    import("kubernetes-models/admissionregistration.k8s.io/v1"),
+  ]);
   MODELS = {
     "v1/ConfigMap": core.ConfigMap,
     "v1/Namespace": core.Namespace,
@@ -45,6 +57,10 @@ export async function loadModels(): Promise<void> {
     "notification.toolkit.fluxcd.io/v1beta3/Provider": notification.Provider,
     "notification.toolkit.fluxcd.io/v1beta3/Alert": notification.Alert,
     "notification.toolkit.fluxcd.io/v1/Receiver": receiver.Receiver,
+    "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy":
+      admission.ValidatingAdmissionPolicy,
+    "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding":
+      admission.ValidatingAdmissionPolicyBinding,
   } as Record<string, Model>;
 }
 
@@ -55,6 +71,8 @@ export const CLUSTER_SCOPED = new Set([
   "GatewayClass",
   "ClusterRole",
   "ClusterRoleBinding",
+  "ValidatingAdmissionPolicy",
+  "ValidatingAdmissionPolicyBinding",
 ]);
 
 export interface KubeObject {
