@@ -448,7 +448,7 @@ function keyRotation(infra: Infra, stack: Stack): Step {
 
 /** Changes the platform template in the program (as the platform team would) and returns the undo. */
 function platformChange(stack: Stack): void {
-  const file = path.join(stack.dir, "lib/platformRepo.ts");
+  const file = path.join(stack.dir, "lib/platformRepo/templates.ts");
   const text = fs.readFileSync(file, "utf8");
   if (!text.includes("revisionHistoryLimit: 3,")) throw new Error("template marker not found");
   fs.writeFileSync(file, text.replace("revisionHistoryLimit: 3,", "revisionHistoryLimit: 4,"));
