@@ -124,22 +124,9 @@ export function deployKeySecret(cfg: PlatformConfig, role: RepoRole): K8sObject 
 }
 
 export function gitRepository(cfg: PlatformConfig, role: RepoRole): K8sObject {
-  if (cfg.gitAuth === "githubApp") {
-    // HTTPS with the App's installation tokens (`provider: github`), GitHub's web URL.
-    return {
-      apiVersion: "source.toolkit.fluxcd.io/v1",
-      kind: "GitRepository",
-      metadata: { name: sourceName(role), namespace: FLUX_NAMESPACE, labels: LABELS },
-      spec: {
-        interval: cfg.syncInterval,
-        timeout: "60s",
-        url: `${cfg.githubUrl}/${cfg.owner}/${repoName(cfg, role)}`,
-        ref: { branch: "main" },
-        provider: "github",
-        secretRef: { name: githubAppSecretName(role) },
-      },
-    };
-  }
+  // With a GitHub App: HTTPS with its installation tokens (`provider: github`) at GitHub's
+  // web URL; else SSH with the repo's deploy key.
+  const app = cfg.gitAuth === "githubApp";
   return {
     apiVersion: "source.toolkit.fluxcd.io/v1",
     kind: "GitRepository",
@@ -147,9 +134,12 @@ export function gitRepository(cfg: PlatformConfig, role: RepoRole): K8sObject {
     spec: {
       interval: cfg.syncInterval,
       timeout: "60s",
-      url: repoUrl(cfg.gitSsh, cfg.owner, repoName(cfg, role)),
+      url: app
+        ? `${cfg.githubUrl}/${cfg.owner}/${repoName(cfg, role)}`
+        : repoUrl(cfg.gitSsh, cfg.owner, repoName(cfg, role)),
       ref: { branch: "main" },
-      secretRef: { name: deployKeySecretName(role) },
+      ...(app ? { provider: "github" } : {}),
+      secretRef: { name: app ? githubAppSecretName(role) : deployKeySecretName(role) },
     },
   };
 }

@@ -28,7 +28,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { repositoryJson } from "./rest";
+import { accountJson, isOrg, repositoryJson } from "./rest";
 import { HttpError, type Route, type StandInContext } from "./server";
 
 /** Access levels by permission name (`contents`, `metadata`, `statuses`, …). */
@@ -147,35 +147,6 @@ function updateApps<T>(ctx: StandInContext, fn: (state: AppsFile) => T): Promise
 }
 
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
-
-const isOrg = (ctx: StandInContext, login: string) =>
-  (ctx.options.orgs ?? []).some((o) => same(o, login));
-
-/** The same id rest.ts gives the account (`GET /user`, repository owners). */
-function accountId(login: string): number {
-  let h = 0;
-  for (const c of login.toLowerCase()) h = (h * 31 + c.charCodeAt(0)) | 0;
-  return (Math.abs(h) % 90_000_000) + 1_000_000;
-}
-
-function accountJson(ctx: StandInContext, login: string) {
-  const org = isOrg(ctx, login);
-  const id = accountId(login);
-  const url = `${ctx.base}/${org ? "orgs" : "users"}/${login}`;
-  return {
-    login,
-    id,
-    node_id: `${org ? "O" : "U"}_kgDO${Buffer.from(String(id)).toString("base64url")}`,
-    avatar_url: `${ctx.base}/avatars/${login}`,
-    gravatar_id: "",
-    url,
-    html_url: `${ctx.base}/${login}`,
-    repos_url: `${url}/repos`,
-    type: org ? "Organization" : "User",
-    user_view_type: "public",
-    site_admin: false,
-  };
-}
 
 function appJson(ctx: StandInContext, app: AppRecord, state: AppsFile) {
   return {

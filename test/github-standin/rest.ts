@@ -287,7 +287,7 @@ async function updateState<T>(
   });
 }
 
-const isOrg = (ctx: StandInContext, login: string) =>
+export const isOrg = (ctx: StandInContext, login: string) =>
   (ctx.options.orgs ?? []).some((o) => o.toLowerCase() === login.toLowerCase());
 
 const userLogin = (ctx: StandInContext) => ctx.options.user ?? "acme";
@@ -299,7 +299,7 @@ function accountId(login: string): number {
   return (Math.abs(h) % 90_000_000) + 1_000_000;
 }
 
-function accountJson(ctx: StandInContext, login: string) {
+export function accountJson(ctx: StandInContext, login: string) {
   const org = isOrg(ctx, login);
   const id = accountId(login);
   const url = `${ctx.base}/${org ? "orgs" : "users"}/${login}`;
