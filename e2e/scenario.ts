@@ -42,7 +42,21 @@ export function stackConfig(
     "flux-platform:gitSsh": { host: "127.0.0.1", port: infra.sshPort },
     // notification-controller posts commit statuses to the stand-in.
     "flux-platform:commitStatus": true,
-    "flux-platform:services": Object.fromEntries(SERVICES.map((s) => [s, podinfo])),
+    // beetle with its own settings: the API server takes its patch, HPA (and PDB from two pods).
+    "flux-platform:services": Object.fromEntries(
+      SERVICES.map((s) => [
+        s,
+        s === "beetle"
+          ? {
+              ...podinfo,
+              readinessPath: "/readyz",
+              env: { PODINFO_UI_MESSAGE: `beetle in ${environment}` },
+              resources: { limits: { cpu: "500m" } },
+              autoscaling: { maxReplicas: 3 },
+            }
+          : podinfo,
+      ]),
+    ),
     ...extra,
   };
 }

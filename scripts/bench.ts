@@ -1,6 +1,6 @@
 /**
  * npm run bench: config load + render, for the dev stack and for a generated stack of 300
- * services (and 600, to show growth). Target on a 2-core machine: 300 services under 3 s,
+ * services with mixed per-service settings (and 600, to show growth). Target on a 2-core machine: 300 services under 3 s,
  * linear growth. Then the GitHub writes of a first `pulumi up` and of a no-op one for 3,
  * 300 and 1000 services, counted by the GitHub stand-in: one commit per repository, none
  * when nothing changed, fewer than 80 content-generating requests (GitHub's per-minute
@@ -26,6 +26,21 @@ function generated(n: number): RawConfig {
       tag: "6.15.0",
       port: 9898,
       replicas: 1 + (i % 3),
+      // Mixed settings, as a holdout of real services would have them: every fourth service
+      // with its own resources, env and HTTP probes, every fifth autoscaled.
+      ...(i % 4 === 0
+        ? {
+            resources: {
+              requests: { cpu: `${100 + (i % 400)}m`, memory: "128Mi" },
+              limits: { cpu: "1", memory: "256Mi" },
+            },
+            env: { LOG_LEVEL: "info", WORKERS: 1 + (i % 8) },
+            args: [`--level=info`],
+            readinessPath: "/readyz",
+            livenessPath: "/healthz",
+          }
+        : {}),
+      ...(i % 5 === 0 ? { autoscaling: { maxReplicas: 4 + (i % 3) } } : {}),
     };
   }
   return { "github:owner": "acme", "flux-platform:services": services };

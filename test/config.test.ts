@@ -78,8 +78,41 @@ describe("config loader", () => {
         port: 9898,
         replicas: 1,
         ingress: true,
+        // Today's fixed values; no env, args, HTTP probes or autoscaling.
+        resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "128Mi" } },
+        env: {},
       },
     ]);
+  });
+
+  it("takes every per-service setting, numbers as YAML gives them", () => {
+    const [s] = loadConfig(
+      withService({
+        ...svc,
+        replicas: 2,
+        resources: {
+          requests: { cpu: 1, memory: "256Mi" },
+          limits: { cpu: "1500m", memory: "1Gi" },
+        },
+        env: { LOG_LEVEL: "debug", WORKERS: 4, TRACING: false },
+        args: ["--level=debug"],
+        readinessPath: "/readyz",
+        livenessPath: "/healthz",
+        autoscaling: { maxReplicas: 6 },
+      }),
+      "dev",
+    ).services;
+    expect(s).to.deep.include({
+      resources: {
+        requests: { cpu: "1", memory: "256Mi" },
+        limits: { cpu: "1500m", memory: "1Gi" },
+      },
+      env: { LOG_LEVEL: "debug", WORKERS: "4", TRACING: "false" },
+      args: ["--level=debug"],
+      readinessPath: "/readyz",
+      livenessPath: "/healthz",
+      autoscaling: { maxReplicas: 6, cpuUtilization: 80 },
+    });
   });
 
   it("reads Pulumi's string form (allConfig) the same as the stack file's YAML", () => {
@@ -331,7 +364,7 @@ describe("config loader", () => {
       [
         "unknown service field",
         withService({ ...svc, replica: 2 }),
-        /^services\.beetle\.replica: unknown key `replica` \(allowed: image, tag, port, replicas, ingress\)$/,
+        /^services\.beetle\.replica: unknown key `replica` \(allowed: image, tag, port, replicas, ingress, resources, env, args, readinessPath, livenessPath, autoscaling\)$/,
       ],
       [
         "fluxVersion range",
@@ -398,6 +431,76 @@ describe("config loader", () => {
           "flux-platform:ingressDomain": Array.from({ length: 4 }, () => "a".repeat(61)).join("."),
         },
         /^services\.beetle: its host name `beetle\.a{61}\..*` has 254 characters, more than DNS allows \(253\); shorten `ingressDomain` or set `ingress: false`$/,
+      ],
+      [
+        "CPU request that is not a quantity",
+        withService({ ...svc, resources: { requests: { cpu: "half" } } }),
+        /^services\.beetle\.resources\.requests\.cpu: `half` is not a CPU quantity \(e\.g\. `250m` or `1`\)$/,
+      ],
+      [
+        "memory limit that is not a quantity",
+        withService({ ...svc, resources: { limits: { memory: "128MB" } } }),
+        /^services\.beetle\.resources\.limits\.memory: `128MB` is not a memory quantity \(e\.g\. `128Mi` or `1Gi`\)$/,
+      ],
+      [
+        "memory limit below its request",
+        withService({ ...svc, resources: { requests: { memory: "256Mi" } } }),
+        /^services\.beetle\.resources\.limits\.memory: `128Mi` is below its request `256Mi` \(a limit must be at least the request\)$/,
+      ],
+      [
+        "CPU limit below its request",
+        withService({ ...svc, resources: { requests: { cpu: "1" }, limits: { cpu: "500m" } } }),
+        /^services\.beetle\.resources\.limits\.cpu: `500m` is below its request `1`/,
+      ],
+      [
+        "unknown resource",
+        withService({ ...svc, resources: { requests: { gpu: 1 } } }),
+        /^services\.beetle\.resources\.requests\.gpu: unknown key `gpu` \(allowed: cpu, memory\)$/,
+      ],
+      [
+        "environment variable name that is not one",
+        withService({ ...svc, env: { "log-level": "debug" } }),
+        /^services\.beetle\.env\.log-level: `log-level` is not an environment variable name/,
+      ],
+      [
+        "environment variable the platform sets",
+        withService({ ...svc, env: { ENV: "prod" } }),
+        /^services\.beetle\.env\.ENV: `ENV` is set by the platform \(SERVICE_NAME, ENV, CONFIG_DIR\); choose another name$/,
+      ],
+      [
+        "environment variable from a secret",
+        withService({ ...svc, env: { DB_PASSWORD: { secretKeyRef: { name: "db", key: "pw" } } } }),
+        /^services\.beetle\.env\.DB_PASSWORD: `\{"secretKeyRef":\{"name":"db","key":"pw"\}\}` is not a plain value \(a string, number or boolean\); secrets stay out of the stack config and Git/,
+      ],
+      [
+        "readiness path that is not a path",
+        withService({ ...svc, readinessPath: "readyz" }),
+        /^services\.beetle\.readinessPath: `readyz` is not an HTTP path \(starts with `\/`, no spaces\)$/,
+      ],
+      [
+        "args that are not strings",
+        withService({ ...svc, args: ["--port", 9898] }),
+        /^services\.beetle\.args\.1: `9898` is not a string/,
+      ],
+      [
+        "autoscaling maximum below its minimum",
+        withService({ ...svc, replicas: 3, autoscaling: { maxReplicas: 2 } }),
+        /^services\.beetle\.autoscaling\.maxReplicas: `2` is below minReplicas `3` \(from replicas\)$/,
+      ],
+      [
+        "autoscaling a service scaled to zero",
+        withService({ ...svc, replicas: 0, autoscaling: { maxReplicas: 2 } }),
+        /^services\.beetle\.replicas: `0` cannot start an autoscaled service/,
+      ],
+      [
+        "autoscaling CPU target out of range",
+        withService({ ...svc, autoscaling: { maxReplicas: 2, cpuUtilization: 150 } }),
+        /^services\.beetle\.autoscaling\.cpuUtilization: `150` is out of range \(allowed: whole numbers 1-100\)$/,
+      ],
+      [
+        "unknown autoscaling setting",
+        withService({ ...svc, autoscaling: { maxReplicas: 2, memoryUtilization: 80 } }),
+        /^services\.beetle\.autoscaling\.memoryUtilization: unknown key `memoryUtilization` \(allowed: minReplicas, maxReplicas, cpuUtilization\)$/,
       ],
       [
         "ingress that is not a boolean",

@@ -18,6 +18,7 @@ import {
   type RenderedStack,
 } from "../lib/render";
 import { webhookUrl } from "../lib/notifications";
+import { POLICIES } from "../lib/platformRepo/policies";
 import { parseYamlDocs } from "../lib/yaml";
 import {
   GITHUB_KNOWN_HOSTS,
@@ -245,6 +246,116 @@ describe("ingress through the Gateway API", () => {
       [],
     );
     expect(off.clusterObjects.map((o) => o.metadata.name)).to.not.include("infrastructure-gateway");
+  });
+});
+
+describe("per-service settings", () => {
+  /** One service's objects as kustomize-controller applies them (build, then substitution). */
+  const appObjects = (cfg: ReturnType<typeof loadStackFile>, service: string, dir: string) => {
+    const r = renderStack(cfg);
+    const out = tmp(dir);
+    writeTree(out, renderedTree(r));
+    const ks = r.clusterObjects.find(
+      (o) => o.kind === "Kustomization" && o.metadata.name === `app-${service}`,
+    )!;
+    return {
+      files: r.platformFiles
+        .map((f) => f.path)
+        .filter((p) => p.includes(`/apps/${service}/`))
+        .map((p) => p.split("/").pop()),
+      objects: fluxBuild(ks as unknown as FluxKustomization, path.join(out, cfg.platformRepo)),
+    };
+  };
+  type Container = {
+    args?: string[];
+    env: { name: string; value: string }[];
+    resources: object;
+    readinessProbe: Record<string, unknown>;
+    livenessProbe?: Record<string, unknown>;
+  };
+  const container = (objects: KubeObject[]) =>
+    (
+      objects.find((o) => o.kind === "Deployment")!.spec as {
+        template: { spec: { containers: Container[] } };
+      }
+    ).template.spec.containers[0];
+
+  it("reaches prd's beetle as a patch, an HPA and a PDB in its own folder, valid and within the policies", async () => {
+    await loadModels();
+    const { evaluate } = await import("@marcbachmann/cel-js");
+    const prd = loadStackFile(ROOT, "prd");
+    const { files, objects } = appObjects(prd, "beetle", "settings-prd");
+    expect(files.sort()).to.deep.equal([
+      "deployment-patch.yaml",
+      "hpa.yaml",
+      "kustomization.yaml",
+      "pdb.yaml",
+    ]);
+    for (const o of objects) validateObject(o);
+    const deploy = objects.find((o) => o.kind === "Deployment")!;
+    expect((deploy.spec as { replicas?: number }).replicas).to.equal(undefined);
+    const c = container(objects);
+    expect(c.resources).to.deep.equal({
+      requests: { cpu: "200m", memory: "128Mi" },
+      limits: { cpu: "1", memory: "256Mi" },
+    });
+    expect(c.readinessProbe).to.deep.equal({
+      httpGet: { path: "/readyz", port: "http" },
+      periodSeconds: 10,
+    });
+    expect(c.livenessProbe).to.deep.equal({
+      httpGet: { path: "/healthz", port: "http" },
+      periodSeconds: 10,
+    });
+    expect(c.env.map((e) => e.name).sort()).to.deep.equal([
+      "CONFIG_DIR",
+      "ENV",
+      "PODINFO_UI_MESSAGE",
+      "SERVICE_NAME",
+    ]);
+    const hpa = objects.find((o) => o.kind === "HorizontalPodAutoscaler")!;
+    expect(hpa.metadata.namespace).to.equal(prd.appNamespace);
+    expect(hpa.spec).to.deep.include({
+      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "beetle" },
+      minReplicas: 3,
+      maxReplicas: 6,
+    });
+    const pdb = objects.find((o) => o.kind === "PodDisruptionBudget")!;
+    expect(pdb.spec).to.deep.equal({
+      maxUnavailable: 1,
+      selector: { matchLabels: { "app.kubernetes.io/name": "beetle" } },
+    });
+    // The platform's Kyverno policies, as CEL, on the pod this Deployment makes.
+    const pod = { spec: { containers: [c] } };
+    for (const p of POLICIES)
+      expect(evaluate(p.expression, { object: pod }), p.name).to.equal(true);
+  });
+
+  it("writes nothing for a service on the defaults, a PDB only from two pods, args where set", () => {
+    const prd = loadStackFile(ROOT, "prd");
+    const sonar = appObjects(prd, "sonar", "settings-sonar");
+    expect(sonar.files.sort()).to.deep.equal(["kustomization.yaml", "pdb.yaml"]);
+    const dev = loadStackFile(ROOT, "dev");
+    expect(appObjects(dev, "tiger", "settings-tiger").files).to.deep.equal(["kustomization.yaml"]);
+    const beetle = appObjects(dev, "beetle", "settings-dev");
+    expect(beetle.files.sort()).to.deep.equal(["deployment-patch.yaml", "kustomization.yaml"]);
+    expect(container(beetle.objects).args).to.deep.equal(["--level=debug"]);
+    expect(beetle.objects.map((o) => o.kind)).to.not.include("PodDisruptionBudget");
+  });
+
+  it("keeps a literal `${...}` in env and args through Flux's substitution", () => {
+    const dev = loadStackFile(ROOT, "dev");
+    const cfg = {
+      ...dev,
+      services: dev.services.map((s) =>
+        s.name === "tiger"
+          ? { ...s, env: { GREETING: "hello ${USER}" }, args: ["--path=${HOME}/x"] }
+          : s,
+      ),
+    };
+    const c = container(appObjects(cfg, "tiger", "settings-literal").objects);
+    expect(c.env.find((e) => e.name === "GREETING")!.value).to.equal("hello ${USER}");
+    expect(c.args).to.deep.equal(["--path=${HOME}/x"]);
   });
 });
 
@@ -568,7 +679,8 @@ for (const stack of STACKS) {
             };
           };
         };
-        expect(spec.replicas).to.equal(s.replicas);
+        // Autoscaled: the HorizontalPodAutoscaler owns the count, the Deployment has none.
+        expect(spec.replicas).to.equal(s.autoscaling ? undefined : s.replicas);
         expect(spec.template.spec.containers[0].image).to.equal(`${s.image}:${s.tag}`);
         expect(spec.template.spec.containers[0].ports[0].containerPort).to.equal(s.port);
         expect(spec.template.spec.volumes.map((v) => v.configMap?.name)).to.deep.equal([

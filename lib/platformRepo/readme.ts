@@ -18,7 +18,7 @@ prd is about to receive, \`pulumi up --stack prd\` promotes it.
 | \`infrastructure/controllers/\` | Kyverno and Stakater Reloader, as HelmRepository + HelmRelease (pinned) | \`infrastructure\` |
 | \`infrastructure/policies/\` | Kyverno ValidatingPolicies (CEL) for the app namespace's pods (each stack's \`policyMode\`: Audit reports, Deny refuses) | \`infrastructure-policies\` |
 | \`apps/base/\` | Generic Deployment and Service, filled in by post-build substitution | - |
-| \`apps/<service>/\` | One folder per service: \`../base\` plus the service's own patches | \`app-<service>\` |
+| \`apps/<service>/\` | One folder per service: \`../base\` plus the service's own settings from the stack config: \`deployment-patch.yaml\` (resources, env, args, HTTP probes; only what differs), \`hpa.yaml\` (autoscaling), \`pdb.yaml\` (from two pods) | \`app-<service>\` |
 
 Variables every service gets: \`\${SERVICE_NAME}\`, \`\${ENV}\`, \`\${IMAGE}\`, \`\${PORT}\`,
 \`\${REPLICAS}\` (from the stack config). The service's configuration comes from the developer

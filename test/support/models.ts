@@ -24,6 +24,8 @@ export async function loadModels(): Promise<void> {
     notification,
     receiver,
     admission,
+    autoscaling,
+    policy,
   ] = await Promise.all([
     import("kubernetes-models/v1"),
     import("kubernetes-models/apps/v1"),
@@ -36,6 +38,8 @@ export async function loadModels(): Promise<void> {
     import("@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1beta3"),
     import("@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1"),
     import("kubernetes-models/admissionregistration.k8s.io/v1"),
+    import("kubernetes-models/autoscaling/v2"),
+    import("kubernetes-models/policy/v1"),
   ]);
   MODELS = {
     "v1/ConfigMap": core.ConfigMap,
@@ -61,6 +65,8 @@ export async function loadModels(): Promise<void> {
       admission.ValidatingAdmissionPolicy,
     "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding":
       admission.ValidatingAdmissionPolicyBinding,
+    "autoscaling/v2/HorizontalPodAutoscaler": autoscaling.HorizontalPodAutoscaler,
+    "policy/v1/PodDisruptionBudget": policy.PodDisruptionBudget,
   } as Record<string, Model>;
 }
 
