@@ -23,6 +23,7 @@ import {
   servicesRunning,
   stackConfig,
   stackSecrets,
+  stateText,
   tail,
   type Obj,
   type Step,
@@ -730,7 +731,12 @@ function githubAppMode(infra: Infra, stack: Stack): Step {
         "config-beetle",
         "success",
       );
-      return `one up (${seconds.toFixed(1)}s): deploy keys revoked, installation ${installationId} granted both repos; ${tokens} installation tokens, ${refs} ref listings and ${clones} fetches over git smart HTTP; a developer's commit applied and marked ${status} with the App's token`;
+      // The App's private key is in the state only as ciphertext.
+      const pemBody = privateKey.export({ type: "pkcs1", format: "pem" }).toString().split("\n")[1];
+      if (stateText(infra, stack).includes(pemBody)) {
+        throw new Error("the state holds the App's private key in plain text");
+      }
+      return `one up (${seconds.toFixed(1)}s): deploy keys revoked, installation ${installationId} granted both repos; ${tokens} installation tokens, ${refs} ref listings and ${clones} fetches over git smart HTTP; a developer's commit applied and marked ${status} with the App's token; its private key only encrypted in the state`;
     },
   };
 }

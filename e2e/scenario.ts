@@ -258,8 +258,8 @@ async function reposKeptKeysRevoked(infra: Infra): Promise<string> {
   return `${out.join(", ")}; no deploy key or webhook left`;
 }
 
-/** The stack's state file: the GitHub token and the deploy keys only as ciphertext. */
-async function stateHasNoPlainSecret(infra: Infra, stack: Stack): Promise<string> {
+/** The text of a stack's state file in the e2e's file backend. */
+export function stateText(infra: Infra, stack: Stack): string {
   const files: string[] = [];
   const walk = (d: string) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
@@ -271,17 +271,34 @@ async function stateHasNoPlainSecret(infra: Infra, stack: Stack): Promise<string
   };
   walk(path.join(infra.runDir, "state"));
   if (files.length === 0) throw new Error("no state file found");
-  const text = fs.readFileSync(files[0], "utf8");
+  return fs.readFileSync(files[0], "utf8");
+}
+
+/**
+ * The stack's state file: the GitHub token, the deploy keys and the generated webhook token
+ * (read back from the cluster Secret) only as ciphertext.
+ */
+async function stateHasNoPlainSecret(infra: Infra, stack: Stack): Promise<string> {
+  const text = stateText(infra, stack);
+  const hook = await infra.kubectlJson<{ data: Record<string, string> }>([
+    "-n",
+    "flux-system",
+    "get",
+    "secret",
+    "github-webhook-token",
+  ]);
+  const webhookToken = Buffer.from(hook.data.token, "base64").toString();
   const leaks = [
     [infra.token, "the GitHub token"],
     // Every OpenSSH private key's body starts with base64("openssh-key-v1\0"); the
     // serialized key-pair provider's code carries only the PEM armour, not this.
     ["b3BlbnNzaC1rZXktdjEA", "a private key"],
+    [webhookToken, "the webhook token"],
   ].filter(([needle]) => text.includes(needle));
   if (leaks.length > 0)
     throw new Error(`the state holds ${leaks.map(([, w]) => w).join(" and ")} in plain text`);
   const ciphertexts = (text.match(/"ciphertext"/g) ?? []).length;
-  return `${ciphertexts} secret values, all encrypted`;
+  return `${ciphertexts} secret values, all encrypted (GitHub token, deploy keys, webhook token)`;
 }
 
 export function checks(infra: Infra, stack: Stack): Step[] {
@@ -314,7 +331,7 @@ export function checks(infra: Infra, stack: Stack): Step[] {
       },
     },
     {
-      name: "state: GitHub token and private keys encrypted",
+      name: "state: GitHub token, private keys and webhook token encrypted",
       run: () => stateHasNoPlainSecret(infra, stack),
     },
     {
