@@ -172,7 +172,8 @@ async function main() {
         },
         kube,
       },
-      { dependsOn: [...flux, ...sources] },
+      // After the infrastructure: the receiver's route needs the Gateway API's CRDs.
+      { dependsOn: [...flux, ...sources, infrastructure] },
     );
   }
 

@@ -118,7 +118,7 @@ export function kubeObject(
         options,
       );
     default:
-      if (!/\.(fluxcd|controlplane)\.io\//.test(`${apiVersion}/`)) {
+      if (!/(\.(fluxcd|controlplane)\.io|gateway\.networking\.k8s\.io)\//.test(`${apiVersion}/`)) {
         throw new Error(`${name}: no resource type for ${apiVersion}/${kind}`);
       }
       // Flux objects annotated with pulumi.com/waitFor are awaited until Ready: allow for

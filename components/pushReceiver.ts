@@ -30,7 +30,12 @@ export class PushReceiver extends pulumi.ComponentResource {
     super("flux-platform:index:PushReceiver", name, {}, opts);
     const after = inheritedDependsOn(opts);
     const token = new RandomToken(`${name}-token`, { parent: this });
-    const [secret, ...receivers] = args.objects;
+    const [secret, ...rest] = args.objects;
+    const receivers = rest.filter((o) => o.kind === "Receiver");
+    // With the Gateway on and the receiver's host under ingressDomain: its route there.
+    for (const o of rest.filter((x) => x.kind !== "Receiver")) {
+      kubeObject(this, name, o, args.kube, { dependsOn: after });
+    }
     const stored = kubeObject(
       this,
       name,

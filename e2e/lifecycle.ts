@@ -11,6 +11,7 @@ import type { Cluster, Infra, Toolchain } from "./infra";
 import { loadConfig } from "../lib/config";
 import { renderStack, renderedTree, writeTree } from "../lib/render";
 import { fluxBuild, type FluxKustomization } from "../test/support/fluxBuild";
+import type { KubeObject } from "../test/support/models";
 import { run, sleep, waitFor } from "./procs";
 import { createStack, type Stack } from "./pulumi";
 import {
@@ -767,6 +768,8 @@ function gatewayAccepted(t: Toolchain, infra: Infra): Step {
       const raw = stackConfig(infra, infra, "e2e", {
         "flux-platform:infrastructure": { kyverno: false, reloader: false, gateway: true },
         "flux-platform:commitStatus": false,
+        // A receiver host under the ingress domain: its route and ReferenceGrant too.
+        "flux-platform:webhookReceiverUrl": "http://flux-webhook.e2e.localhost",
       });
       const rendered = renderStack(loadConfig(raw, "e2e"));
       const out = fs.mkdtempSync(path.join(infra.runDir, "gateway-"));
@@ -782,6 +785,7 @@ function gatewayAccepted(t: Toolchain, infra: Infra): Step {
             path.join(out, rendered.config.platformRepo),
           ),
         )
+        .concat(rendered.cluster.receivers as KubeObject[])
         .filter((o) => o.apiVersion.startsWith("gateway.networking.k8s.io/"));
       const file = path.join(out, "gateway-objects.yaml");
       fs.writeFileSync(file, objects.map((o) => JSON.stringify(o)).join("\n---\n"));
@@ -789,9 +793,10 @@ function gatewayAccepted(t: Toolchain, infra: Infra): Step {
       if (dry.status !== 0) throw new Error(`refused: ${dry.stderr}`);
       const routes = objects.filter((o) => o.kind === "HTTPRoute").length;
       const lines = dry.stdout.trim().split("\n");
-      if (lines.length !== objects.length || routes !== 3) {
+      const grants = objects.filter((o) => o.kind === "ReferenceGrant").length;
+      if (lines.length !== objects.length || routes !== 4 || grants !== 1) {
         throw new Error(
-          `expected ${objects.length} objects with 3 routes, the API server answered:\n${dry.stdout}`,
+          `expected ${objects.length} objects with 4 routes and a ReferenceGrant, the API server answered:\n${dry.stdout}`,
         );
       }
       // The check has teeth: the same API server refuses a route the Gateway API forbids.
@@ -804,7 +809,7 @@ function gatewayAccepted(t: Toolchain, infra: Infra): Step {
       );
       if (bad.status === 0)
         throw new Error("the API server accepted an HTTPRoute with an invalid host name");
-      return `${objects.length} objects (GatewayClass, Gateway, ${routes} HTTPRoutes) accepted (server dry run); an invalid host name refused`;
+      return `${objects.length} objects (GatewayClass, Gateway, ${routes} HTTPRoutes incl. the webhook receiver's, its ReferenceGrant) accepted (server dry run); an invalid host name refused`;
     },
   };
 }

@@ -6,6 +6,7 @@
 import * as crypto from "node:crypto";
 import { KEY_PLACEHOLDER, LABELS, repoName, type K8sObject } from "./clusterObjects";
 import type { PlatformConfig } from "./config";
+import { GATEWAY } from "./gateway";
 import {
   FLUX_NAMESPACE,
   REPO_ROLES,
@@ -82,6 +83,7 @@ export const receiverName = (role: RepoRole): string => `${sourceName(role)}-pus
  */
 export function receiverObjects(cfg: PlatformConfig): K8sObject[] {
   if (cfg.webhookReceiverUrl === undefined) return [];
+  const route = receiverRoute(cfg);
   const secret = tokenSecret(WEBHOOK_SECRET);
   const receivers = REPO_ROLES.map((role): K8sObject => ({
     apiVersion: "notification.toolkit.fluxcd.io/v1",
@@ -100,7 +102,62 @@ export function receiverObjects(cfg: PlatformConfig): K8sObject[] {
       secretRef: { name: WEBHOOK_SECRET },
     },
   }));
-  return [secret, ...receivers];
+  return [secret, ...receivers, ...route];
+}
+
+/** notification-controller's Service for its receiver (Flux's own manifests name it so). */
+export const RECEIVER_SERVICE = "webhook-receiver";
+
+/**
+ * The receiver's host on the environment's Gateway, when the program can expose it there:
+ * the Gateway is on and `webhookReceiverUrl` names a host under `ingressDomain` (the
+ * listener's `*.<ingressDomain>`) with no path of its own. Otherwise undefined: the team
+ * exposes the receiver itself (README "Push to apply").
+ */
+export function receiverRouteHost(cfg: PlatformConfig): string | undefined {
+  if (cfg.webhookReceiverUrl === undefined || !cfg.infrastructure.gateway) return undefined;
+  const url = new URL(cfg.webhookReceiverUrl);
+  if (url.pathname !== "/" || url.port !== "") return undefined;
+  return url.hostname.endsWith(`.${cfg.ingressDomain}`) ? url.hostname : undefined;
+}
+
+/**
+ * An HTTPRoute on the environment's Gateway (in the app namespace, where its listener takes
+ * routes from) that sends `/hook/` on the receiver's host to notification-controller's
+ * Service, and the ReferenceGrant in flux-system that lets it point there.
+ */
+function receiverRoute(cfg: PlatformConfig): K8sObject[] {
+  const host = receiverRouteHost(cfg);
+  if (host === undefined) return [];
+  const name = "flux-webhook-receiver";
+  return [
+    {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "HTTPRoute",
+      metadata: { name, namespace: cfg.appNamespace, labels: LABELS },
+      spec: {
+        parentRefs: [{ name: GATEWAY.name, sectionName: GATEWAY.listener }],
+        hostnames: [host],
+        rules: [
+          {
+            matches: [{ path: { type: "PathPrefix", value: "/hook/" } }],
+            backendRefs: [{ name: RECEIVER_SERVICE, namespace: FLUX_NAMESPACE, port: 80 }],
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "ReferenceGrant",
+      metadata: { name, namespace: FLUX_NAMESPACE, labels: LABELS },
+      spec: {
+        from: [
+          { group: "gateway.networking.k8s.io", kind: "HTTPRoute", namespace: cfg.appNamespace },
+        ],
+        to: [{ group: "", kind: "Service", name: RECEIVER_SERVICE }],
+      },
+    },
+  ];
 }
 
 /**

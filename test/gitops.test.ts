@@ -451,6 +451,42 @@ describe("push to apply", () => {
     );
     expect(renderStack(dev).cluster.receivers).to.deep.equal([]);
   });
+
+  it("exposes the receiver on the Gateway when its host is under ingressDomain, through a ReferenceGrant", async () => {
+    await loadModels();
+    const dev = loadStackFile(ROOT, "dev");
+    const at = (url: string, gateway = true) =>
+      renderStack({
+        ...dev,
+        webhookReceiverUrl: url,
+        infrastructure: { ...dev.infrastructure, gateway },
+      }).cluster.receivers.filter((o) => o.apiVersion.startsWith("gateway.networking.k8s.io/"));
+    const objs = at(`https://flux-webhook.${dev.ingressDomain}`);
+    for (const o of objs) validateObject(o as KubeObject);
+    const route = objs.find((o) => o.kind === "HTTPRoute")!;
+    expect(route.metadata.namespace).to.equal(dev.appNamespace);
+    expect(route.spec).to.deep.include({
+      hostnames: [`flux-webhook.${dev.ingressDomain}`],
+      rules: [
+        {
+          matches: [{ path: { type: "PathPrefix", value: "/hook/" } }],
+          backendRefs: [{ name: "webhook-receiver", namespace: "flux-system", port: 80 }],
+        },
+      ],
+    });
+    const grant = objs.find((o) => o.kind === "ReferenceGrant")!;
+    expect(grant.metadata.namespace).to.equal("flux-system");
+    expect(grant.spec).to.deep.equal({
+      from: [
+        { group: "gateway.networking.k8s.io", kind: "HTTPRoute", namespace: dev.appNamespace },
+      ],
+      to: [{ group: "", kind: "Service", name: "webhook-receiver" }],
+    });
+    // Elsewhere, or with a path, or without the Gateway: the team exposes it.
+    expect(at("https://hooks.example.com")).to.deep.equal([]);
+    expect(at(`https://flux-webhook.${dev.ingressDomain}/flux`)).to.deep.equal([]);
+    expect(at(`https://flux-webhook.${dev.ingressDomain}`, false)).to.deep.equal([]);
+  });
 });
 
 describe("environment names", () => {

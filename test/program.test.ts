@@ -593,7 +593,8 @@ describe("program under mocks: push to apply", () => {
   before(async () => {
     await setMocks("dev", {
       ...engineConfig("dev"),
-      "flux-platform:webhookReceiverUrl": "https://flux-dev.example.com/",
+      // Under dev's ingressDomain (dev.localhost): the receiver gets a route on the Gateway.
+      "flux-platform:webhookReceiverUrl": "https://flux-webhook.dev.localhost/",
     });
     await runProgram();
   });
@@ -610,13 +611,26 @@ describe("program under mocks: push to apply", () => {
       const cfg = h.inputs.configuration as Record<string, unknown>;
       expect(isSecretValue(cfg.url)).to.equal(true);
       expect(isSecretValue(cfg.secret)).to.equal(true);
-      expect(unwrap(cfg.url)).to.equal(webhookUrl("https://flux-dev.example.com", token, role));
+      expect(unwrap(cfg.url)).to.equal(
+        webhookUrl("https://flux-webhook.dev.localhost", token, role),
+      );
       expect(unwrap(cfg.secret)).to.equal(token);
       expect(h.inputs.events).to.deep.equal(["push"]);
     }
     const secret = one("kubernetes:core/v1:Secret", "push-receiver-secret-github-webhook-token");
     expect(isSecretValue(secret.inputs.stringData)).to.equal(true);
     expect(byType("kubernetes:notification.toolkit.fluxcd.io/v1:Receiver")).to.have.length(2);
+    expect(byType("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")).to.have.length(1);
+    expect(byType("kubernetes:gateway.networking.k8s.io/v1:ReferenceGrant")).to.have.length(1);
+    // The route needs the Gateway API's CRDs: the whole component waits for the infrastructure.
+    const component = one("flux-platform:index:PushReceiver", "push-receiver");
+    const infraKs = registrations.filter(
+      (r) =>
+        r.type === "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization" &&
+        r.name.startsWith("infrastructure-"),
+    );
+    expect(infraKs).to.not.have.length(0);
+    for (const k of infraKs) expect(component.dependencies, k.name).to.include(k.urn);
     for (const r of registrations) {
       if (r.name === secret.name || r.type.includes("RepositoryWebhook")) continue;
       if (r.type.includes("RandomToken")) continue;

@@ -58,6 +58,7 @@ export async function loadModels(): Promise<void> {
     "gateway.networking.k8s.io/v1/GatewayClass": gateway.GatewayClass,
     "gateway.networking.k8s.io/v1/Gateway": gateway.Gateway,
     "gateway.networking.k8s.io/v1/HTTPRoute": gateway.HTTPRoute,
+    "gateway.networking.k8s.io/v1/ReferenceGrant": gateway.ReferenceGrant,
     "notification.toolkit.fluxcd.io/v1beta3/Provider": notification.Provider,
     "notification.toolkit.fluxcd.io/v1beta3/Alert": notification.Alert,
     "notification.toolkit.fluxcd.io/v1/Receiver": receiver.Receiver,
