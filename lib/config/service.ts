@@ -1,0 +1,202 @@
+/**
+ * The services (`services`): each one's image and tag, port, replicas, ingress, resources
+ * (Kubernetes quantities, checked with `../quantity`), environment, args, HTTP probes and
+ * autoscaling, and the checks between them.
+ */
+import { z } from "zod";
+import { cpuMillis, memoryBytes } from "../quantity";
+import { show, wholeNumber } from "./values";
+
+/**
+ * Longest service name: the Flux Kustomization `config-<name>` is written into the label
+ * `kustomize.toolkit.fluxcd.io/name` of every object it applies, and label values stop at 63.
+ */
+export const MAX_SERVICE_NAME = 63 - "config-".length;
+
+export interface ServiceConfig {
+  readonly name: string;
+  readonly image: string;
+  readonly tag: string;
+  readonly port: number;
+  readonly replicas: number;
+  /** An HTTPRoute `<name>.<ingressDomain>` on the platform's Gateway (with `gateway` on). */
+  readonly ingress: boolean;
+  /** Kubernetes quantities; a limit is never below its request. */
+  readonly resources: {
+    readonly requests: { readonly cpu: string; readonly memory: string };
+    readonly limits: { readonly cpu?: string; readonly memory: string };
+  };
+  /** Plain environment variables (values as strings). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly args?: readonly string[];
+  readonly readinessPath?: string;
+  readonly livenessPath?: string;
+  /** A HorizontalPodAutoscaler (autoscaling/v2) on CPU; the Deployment then has no replicas. */
+  readonly autoscaling?: {
+    readonly minReplicas?: number;
+    readonly maxReplicas: number;
+    readonly cpuUtilization: number;
+  };
+}
+
+/** An image reference without tag or digest: `[registry[:port]/]path`. */
+const IMAGE_REPOSITORY =
+  /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+
+const imageTag = z.string().refine((v) => /^[\w][\w.-]{0,127}$/.test(v) && v !== "latest", {
+  error: (i) =>
+    `${show(i.input)} is not a pinned image tag (an OCI tag such as \`6.15.0\`; \`latest\` is refused)`,
+});
+
+/** A quantity as YAML may hand it over: `1` (a number) or `250m` (a string). */
+const quantity = (what: string, example: string, parse: (q: string) => number | undefined) =>
+  z.preprocess(
+    (v) => (typeof v === "number" ? String(v) : v),
+    z.string().refine((v) => parse(v) !== undefined, {
+      error: (i) => `${show(i.input)} is not a ${what} quantity (e.g. ${example})`,
+    }),
+  );
+const cpuQuantity = quantity("CPU", "`250m` or `1`", cpuMillis);
+const memoryQuantity = quantity("memory", "`128Mi` or `1Gi`", memoryBytes);
+
+/** Today's fixed values, the defaults of `services.<name>.resources`. */
+export const DEFAULT_RESOURCES = {
+  requests: { cpu: "50m", memory: "64Mi" },
+  limits: { memory: "128Mi" },
+} as const;
+
+const resourcesSchema = z
+  .strictObject({
+    requests: z
+      .strictObject({
+        cpu: cpuQuantity.default(DEFAULT_RESOURCES.requests.cpu),
+        memory: memoryQuantity.default(DEFAULT_RESOURCES.requests.memory),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        cpu: cpuQuantity.optional(),
+        // Always a memory limit: the platform's Kyverno policy requires one.
+        memory: memoryQuantity.default(DEFAULT_RESOURCES.limits.memory),
+      })
+      .prefault({}),
+  })
+  .superRefine((r, ctx) => {
+    for (const [name, parse] of [
+      ["cpu", cpuMillis],
+      ["memory", memoryBytes],
+    ] as const) {
+      const limit = r.limits[name];
+      const request = r.requests[name];
+      if (limit !== undefined && parse(limit)! < parse(request)!) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["limits", name],
+          message: `${show(limit)} is below its request ${show(request)} (a limit must be at least the request)`,
+        });
+      }
+    }
+  });
+
+/** Set by the platform on every container; a service may not set them itself. */
+export const PLATFORM_ENV = ["SERVICE_NAME", "ENV", "CONFIG_DIR"];
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const envSchema = z
+  .record(z.string(), z.unknown())
+  .superRefine((env, ctx) => {
+    for (const [name, value] of Object.entries(env)) {
+      if (!ENV_NAME.test(name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: `${show(name)} is not an environment variable name (letters, digits and '_', not starting with a digit)`,
+        });
+      } else if (PLATFORM_ENV.includes(name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: `${show(name)} is set by the platform (${PLATFORM_ENV.join(", ")}); choose another name`,
+        });
+      }
+      if (!["string", "number", "boolean"].includes(typeof value)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: `${show(value)} is not a plain value (a string, number or boolean); secrets stay out of the stack config and Git: mount them from a Secret the platform team manages`,
+        });
+      }
+    }
+  })
+  .transform((env) => Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])));
+
+const httpPath = z.string().refine((v) => /^\/[\x21-\x7e]*$/.test(v), {
+  error: (i) => `${show(i.input)} is not an HTTP path (starts with \`/\`, no spaces)`,
+});
+
+export const autoscalingSchema = z.strictObject({
+  /** Unset: the service's `replicas`. */
+  minReplicas: wholeNumber(1, 100).optional(),
+  maxReplicas: wholeNumber(1, 100),
+  /** Target average CPU use, in percent of the CPU request. */
+  cpuUtilization: wholeNumber(1, 100).default(80),
+});
+
+export const serviceSchema = z.strictObject({
+  image: z
+    .string({
+      error: (i) =>
+        i.input === undefined
+          ? "is required (an image repository such as `ghcr.io/stefanprodan/podinfo`)"
+          : `${show(i.input)} is not a string`,
+    })
+    .refine((v) => IMAGE_REPOSITORY.test(v), {
+      error: (i) =>
+        `${show(i.input)} is not an image repository without tag (lowercase, e.g. \`ghcr.io/stefanprodan/podinfo\`; put the tag in \`tag\`)`,
+    }),
+  tag: imageTag,
+  port: wholeNumber(1, 65535).default(8080),
+  replicas: wholeNumber(0, 100).default(1),
+  ingress: z.boolean().default(true),
+  resources: resourcesSchema.prefault({}),
+  env: envSchema.default({}),
+  args: z.array(z.string()).optional(),
+  /** HTTP readiness probe on the service's port; unset: TCP, as before. */
+  readinessPath: httpPath.optional(),
+  /** HTTP liveness probe; unset: none, as before (a failing TCP check is readiness's job). */
+  livenessPath: httpPath.optional(),
+  autoscaling: autoscalingSchema.optional(),
+});
+
+/** The service's settings that need checking together, one issue each. */
+const checkedServiceSchema = serviceSchema.superRefine((s, ctx) => {
+  const a = s.autoscaling;
+  if (!a) return;
+  if (s.replicas === 0 && a.minReplicas === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["replicas"],
+      message:
+        "`0` cannot start an autoscaled service (the HorizontalPodAutoscaler's minReplicas defaults to replicas); set replicas or autoscaling.minReplicas to 1 or more",
+    });
+  }
+  const min = a.minReplicas ?? s.replicas;
+  if (min >= 1 && a.maxReplicas < min) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["autoscaling", "maxReplicas"],
+      message: `${show(a.maxReplicas)} is below minReplicas ${show(min)}${a.minReplicas === undefined ? " (from replicas)" : ""}`,
+    });
+  }
+});
+
+export const servicesSchema = z
+  .record(z.string(), checkedServiceSchema)
+  .superRefine((services, ctx) => {
+    if (Object.keys(services).length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: "is empty: define at least one service (name: {image, tag, port, replicas})",
+      });
+    }
+  });
