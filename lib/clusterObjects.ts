@@ -94,33 +94,32 @@ export function sourceSecret(cfg: PlatformConfig, role: RepoRole): K8sObject {
  */
 export function githubAppSecret(cfg: PlatformConfig, role: RepoRole): K8sObject {
   const app = cfg.githubApp!;
+  return fluxSecret(githubAppSecretName(role), {
+    githubAppID: String(app.appId),
+    githubAppInstallationID: String(app.installationId),
+    githubAppPrivateKey: KEY_PLACEHOLDER,
+    ...(cfg.githubApiUrl ? { githubAppBaseURL: cfg.githubApiUrl } : {}),
+  });
+}
+
+/** An Opaque Secret in flux-system; key material in it is a placeholder the program fills. */
+export function fluxSecret(name: string, stringData: Record<string, string>): K8sObject {
   return {
     apiVersion: "v1",
     kind: "Secret",
-    metadata: { name: githubAppSecretName(role), namespace: FLUX_NAMESPACE, labels: LABELS },
+    metadata: { name, namespace: FLUX_NAMESPACE, labels: LABELS },
     type: "Opaque",
-    stringData: {
-      githubAppID: String(app.appId),
-      githubAppInstallationID: String(app.installationId),
-      githubAppPrivateKey: KEY_PLACEHOLDER,
-      ...(cfg.githubApiUrl ? { githubAppBaseURL: cfg.githubApiUrl } : {}),
-    },
+    stringData,
   };
 }
 
 export function deployKeySecret(cfg: PlatformConfig, role: RepoRole): K8sObject {
   const keys = configuredHostKeys(cfg.gitSsh);
-  return {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: { name: deployKeySecretName(role), namespace: FLUX_NAMESPACE, labels: LABELS },
-    type: "Opaque",
-    stringData: {
-      identity: KEY_PLACEHOLDER,
-      "identity.pub": KEY_PLACEHOLDER,
-      known_hosts: keys ? knownHosts(cfg.gitSsh, keys) : KNOWN_HOSTS_PLACEHOLDER,
-    },
-  };
+  return fluxSecret(deployKeySecretName(role), {
+    identity: KEY_PLACEHOLDER,
+    "identity.pub": KEY_PLACEHOLDER,
+    known_hosts: keys ? knownHosts(cfg.gitSsh, keys) : KNOWN_HOSTS_PLACEHOLDER,
+  });
 }
 
 export function gitRepository(cfg: PlatformConfig, role: RepoRole): K8sObject {

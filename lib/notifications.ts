@@ -4,7 +4,7 @@
  * Tokens are placeholders here; the program fills them in as secrets.
  */
 import * as crypto from "node:crypto";
-import { KEY_PLACEHOLDER, LABELS, repoName, type K8sObject } from "./clusterObjects";
+import { KEY_PLACEHOLDER, LABELS, fluxSecret, repoName, type K8sObject } from "./clusterObjects";
 import type { PlatformConfig } from "./config";
 import { GATEWAY } from "./gateway";
 import {
@@ -26,22 +26,11 @@ export const statusProviderName = (role: RepoRole): string => `${sourceName(role
  * developer repo (config) and in the platform repo (app) gets success or failure from each
  * environment. The token is a placeholder here; the program fills it in as a secret.
  */
-/** A Secret whose `token` the program fills in (a placeholder here). */
-function tokenSecret(name: string): K8sObject {
-  return {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: { name, namespace: FLUX_NAMESPACE, labels: LABELS },
-    type: "Opaque",
-    stringData: { token: KEY_PLACEHOLDER },
-  };
-}
-
 export function commitStatusObjects(cfg: PlatformConfig): K8sObject[] {
   if (!cfg.commitStatus) return [];
   // With a GitHub App the same credential serves: each Provider uses its repo's App Secret.
   const app = cfg.gitAuth === "githubApp";
-  const secret = tokenSecret(COMMIT_STATUS_SECRET);
+  const secret = fluxSecret(COMMIT_STATUS_SECRET, { token: KEY_PLACEHOLDER });
   const providers = REPO_ROLES.map((role): K8sObject => ({
     apiVersion: "notification.toolkit.fluxcd.io/v1beta3",
     kind: "Provider",
@@ -84,7 +73,7 @@ export const receiverName = (role: RepoRole): string => `${sourceName(role)}-pus
 export function receiverObjects(cfg: PlatformConfig): K8sObject[] {
   if (cfg.webhookReceiverUrl === undefined) return [];
   const route = receiverRoute(cfg);
-  const secret = tokenSecret(WEBHOOK_SECRET);
+  const secret = fluxSecret(WEBHOOK_SECRET, { token: KEY_PLACEHOLDER });
   const receivers = REPO_ROLES.map((role): K8sObject => ({
     apiVersion: "notification.toolkit.fluxcd.io/v1",
     kind: "Receiver",
