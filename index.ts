@@ -86,15 +86,18 @@ async function main() {
       ? [new FluxInstall("flux", { instance: rendered.fluxInstance, kube })]
       : [];
   const appMode = config.gitAuth === "githubApp";
-  // Over SSH, the git server's host keys: from the config, GitHub's published ones, or its /meta.
-  const hostKeys = appMode ? [] : configuredHostKeys(config.gitSsh);
-  const knownHostsLines = hostKeys
-    ? undefined
-    : knownHosts(config.gitSsh, await publishedSshKeys(github.baseUrl));
-  // With a GitHub App: its private key, secret from the encrypted config to the cluster only.
-  const appPrivateKey = appMode
-    ? new pulumi.Config().requireSecret("githubAppPrivateKey")
-    : undefined;
+  // Over SSH, the git server's host keys: the rendered Secret has them from the config or
+  // GitHub's published ones; any other server is asked (its /meta).
+  const knownHostsLines =
+    appMode || configuredHostKeys(config.gitSsh)
+      ? undefined
+      : knownHosts(config.gitSsh, await publishedSshKeys(github.baseUrl));
+  // With a GitHub App: its installation, and its private key, secret from the encrypted
+  // config to the cluster only.
+  const app = config.githubApp && {
+    installationId: config.githubApp.installationId,
+    privateKey: new pulumi.Config().requireSecret("githubAppPrivateKey"),
+  };
 
   const repos = Object.fromEntries(
     REPO_ROLES.map((role, i) => [
@@ -106,7 +109,7 @@ async function main() {
         exists: exists[i],
         environment: config.environment,
         keyGeneration: config.deployKeyGeneration,
-        appInstallationId: config.githubApp?.installationId,
+        app,
         owner: config.owner,
         github,
       }),
@@ -119,17 +122,11 @@ async function main() {
         `${role}-source`,
         {
           ...rendered.cluster.sources[role],
-          secretData: appPrivateKey
-            ? pulumi.secret(appPrivateKey.apply((k) => ({ githubAppPrivateKey: k })))
-            : pulumi.secret(
-                pulumi
-                  .all([repos[role].privateKey!, repos[role].publicKey!])
-                  .apply(([identity, pub]) => ({
-                    identity,
-                    "identity.pub": pub,
-                    ...(knownHostsLines ? { known_hosts: knownHostsLines } : {}),
-                  })),
-              ),
+          secretData: knownHostsLines
+            ? pulumi.secret(
+                repos[role].fluxCredentials.apply((c) => ({ ...c, known_hosts: knownHostsLines })),
+              )
+            : repos[role].fluxCredentials,
           kube,
         },
         // Flux's CRDs exist, and the key is registered and the files committed, before Flux looks.

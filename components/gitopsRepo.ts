@@ -30,10 +30,11 @@ export interface GitopsRepoArgs {
   /** Changing it replaces the key pair: the new key is registered, then the old one revoked. */
   readonly keyGeneration: number;
   /**
-   * `gitAuth: githubApp`: the App installation that Flux reads with. The repo is added to it
-   * (and no deploy key is made); `pulumi destroy` removes it again.
+   * `gitAuth: githubApp`: the App installation that Flux reads with, and the App's private
+   * key (secret). The repo is added to the installation (and no deploy key is made);
+   * `pulumi destroy` removes it again.
    */
-  readonly appInstallationId?: number;
+  readonly app?: { readonly installationId: number; readonly privateKey: pulumi.Input<string> };
 }
 
 /**
@@ -48,8 +49,12 @@ export interface GitopsRepoArgs {
 export class GitopsRepo extends pulumi.ComponentResource {
   public readonly repositoryName: pulumi.Output<string>;
   public readonly htmlUrl: pulumi.Output<string>;
-  /** ED25519 private key (OpenSSH format) for Flux: secret, used only by the Kubernetes Secret. */
-  public readonly privateKey?: pulumi.Output<string>;
+  /**
+   * What Flux's Secret for this repo needs from here, secret: the deploy key pair
+   * (`identity`, `identity.pub`, OpenSSH format) or the App's `githubAppPrivateKey`.
+   */
+  public readonly fluxCredentials: pulumi.Output<Record<string, string>>;
+  /** The deploy key's public half (none with a GitHub App). */
   public readonly publicKey?: pulumi.Output<string>;
   /** The registered deploy key or the App's grant: Flux can read the repo once this exists. */
   public readonly access: pulumi.CustomResource;
@@ -110,20 +115,29 @@ export class GitopsRepo extends pulumi.ComponentResource {
       ];
     }
 
-    if (args.appInstallationId !== undefined) {
+    if (args.app !== undefined) {
       // The App reads only the repositories its installation was given.
       this.access = new github.AppInstallationRepository(
         `${name}-app-access`,
-        { installationId: String(args.appInstallationId), repository: repository.name },
+        { installationId: String(args.app.installationId), repository: repository.name },
         { parent: this },
+      );
+      this.fluxCredentials = pulumi.secret(
+        pulumi
+          .output(args.app.privateKey)
+          .apply((k): Record<string, string> => ({ githubAppPrivateKey: k })),
       );
     } else {
       const key = new SshKeyPair(`${name}-deploy-key`, {
         parent: this,
         replacementTrigger: args.keyGeneration,
       });
-      this.privateKey = pulumi.secret(key.privateKeyOpenssh);
       this.publicKey = key.publicKeyOpenssh;
+      this.fluxCredentials = pulumi.secret(
+        pulumi
+          .all([key.privateKeyOpenssh, key.publicKeyOpenssh])
+          .apply(([identity, pub]): Record<string, string> => ({ identity, "identity.pub": pub })),
+      );
       // One deploy key resource per generation: rotating makes a new resource, which Pulumi
       // creates first and deletes the old one only at the end of the update, so Flux never
       // lacks a registered key. (A replacement of one resource would not do: the GitHub

@@ -86,11 +86,9 @@ export function receiverUrlProblem(v: string): string | undefined {
   } catch {
     return what;
   }
-  if (!["http:", "https:"].includes(u.protocol) || u.search || u.hash || u.username || u.password) {
-    return what;
-  }
-  if (v.includes("?") || v.includes("#")) return what;
-  return undefined;
+  // The raw `?`/`#` test as well: URL parsing drops an empty query or fragment (`/x?`).
+  const extra = u.username || u.password || v.includes("?") || v.includes("#");
+  return ["http:", "https:"].includes(u.protocol) && !extra ? undefined : what;
 }
 
 export const githubAppSchema = z.strictObject({

@@ -544,18 +544,24 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
         ssh_key_fingerprints: {},
       });
     }
-    // The stand-in's token, an App's JWT or an installation token, each where GitHub takes it.
-    let caller: Caller;
-    try {
-      caller = authenticate(ctx, req.headers.authorization, method, p);
-    } catch (err) {
+    /** GitHub's error body for an HttpError (a 422 with its `errors`); anything else is a bug. */
+    const fail = (err: unknown) => {
       if (!(err instanceof HttpError)) throw err;
       status = err.status;
       record({ treePaths });
       return send(err.status, {
         message: err.message,
+        ...(err.errors ? { errors: err.errors } : {}),
         documentation_url: "https://docs.github.com/rest",
+        status: String(err.status),
       });
+    };
+    // The stand-in's token, an App's JWT or an installation token, each where GitHub takes it.
+    let caller: Caller;
+    try {
+      caller = authenticate(ctx, req.headers.authorization, method, p);
+    } catch (err) {
+      return fail(err);
     }
     const fault = faults.find(
       (f) => f.times > 0 && f.method === method && new RegExp(f.path).test(p),
@@ -599,15 +605,7 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
         record({ treePaths });
         return send(s, out, headers);
       } catch (err) {
-        if (!(err instanceof HttpError)) throw err;
-        status = err.status;
-        record({ treePaths });
-        return send(err.status, {
-          message: err.message,
-          ...(err.errors ? { errors: err.errors } : {}),
-          documentation_url: "https://docs.github.com/rest",
-          status: String(err.status),
-        });
+        return fail(err);
       }
     }
     status = 404;
