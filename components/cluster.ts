@@ -54,15 +54,21 @@ export class Cluster extends pulumi.ComponentResource {
       // Read on every run (not stored once at create): the API server address of a minikube
       // profile changes when it restarts. The read starts nothing (a preview must not) and
       // stops the program on a stopped or missing profile with one line saying what to do.
+      //
+      // Keyed on the profile's stdout, not its id: in a create preview the command plugin
+      // answers with an id (pulumi-command 1.2.1 makes a unique hex id even when it runs
+      // nothing) but leaves every output unknown, and the profile does not exist yet, so the
+      // read must not run. Once the profile is in the state (a no-op preview, a stopped or
+      // deleted profile) or its create ran (in `pulumi up`), stdout is known: the mark the
+      // create script prints, which the read uses to tell "deleted" from "never created".
       const kubeconfig = command.local.runOutput(
         {
           interpreter: ["/bin/bash", "-c"],
           command: KUBECONFIG_SCRIPT,
-          // Keyed on the id, which is unknown until the profile exists: a first preview
-          // skips this read instead of failing on a context that is not there yet.
-          environment: this.minikube.id.apply(() => ({
+          environment: this.minikube.stdout.apply((created) => ({
             ...scriptEnvironment(c),
             STACK: pulumi.getStack(),
+            CREATED: created.trim(),
           })),
           // The 1.x invoke logs stdout unless told not to: it is the kubeconfig.
           logging: command.local.Logging.None,
@@ -71,7 +77,8 @@ export class Cluster extends pulumi.ComponentResource {
       );
       this.kubeconfig = pulumi.secret(
         kubeconfig.apply((r) => {
-          const problem = kubeconfigProblem(c.profile, r.stdout);
+          const problem = kubeconfigProblem(c.profile, r.stdout, r.stderr);
+          // A RunError is printed as its message alone: the one line is what the user sees.
           if (problem) throw new pulumi.RunError(problem);
           return r.stdout;
         }),

@@ -7,10 +7,18 @@
 import type { MinikubeCluster } from "./config";
 
 /**
+ * What the profile Command prints on stdout once its create or update ran: the mark that
+ * this stack made (or adopted) the profile. The kubeconfig read gets it back as `CREATED`,
+ * so a missing profile is told apart: deleted outside Pulumi, or never created by the stack.
+ */
+export const CREATED_MARK = "created";
+
+/**
  * Create: leave a running profile as it is (a second `pulumi up`, or a profile the user
  * already had); otherwise start it, which also resumes a stopped or half-created profile.
  * `--keep-context` leaves the user's current kube context alone. minikube's own output goes
- * to stderr so nothing of it lands in state.
+ * to stderr: the Command keeps both streams in the state (as `stdout` and `stderr`, in
+ * clear), and minikube prints no credential; stdout is only the created mark.
  */
 export const CREATE_SCRIPT = `set -euo pipefail
 if minikube status --profile "$PROFILE" >/dev/null 2>&1; then
@@ -19,6 +27,7 @@ else
   minikube start --profile "$PROFILE" --driver "$DRIVER" --cpus "$CPUS" --memory "$MEMORY" \\
     --kubernetes-version "$KUBERNETES_VERSION" --keep-context >&2
 fi
+echo ${CREATED_MARK}
 `;
 
 /**
@@ -28,6 +37,7 @@ fi
 export const UPDATE_SCRIPT = `set -euo pipefail
 minikube start --profile "$PROFILE" --driver "$DRIVER" --cpus "$CPUS" --memory "$MEMORY" \\
   --kubernetes-version "$KUBERNETES_VERSION" --keep-context >&2
+echo ${CREATED_MARK}
 `;
 
 /** Delete: succeeds when the profile is gone, whether this run or someone else removed it. */
@@ -50,34 +60,51 @@ echo "minikube profile $PROFILE is already gone" >&2
 export const MINIKUBE_STATUS_GONE = 85;
 
 /**
- * The profile's own kubeconfig, read on every run once the profile exists. It never starts
- * anything (a preview must not) and never falls back to another cluster: a stopped or
- * missing profile, or a kubectl that prints nothing, stops the program with one line that
- * says what to do. Only the kubeconfig reaches stdout; the caller keeps it secret.
+ * The profile's own kubeconfig, read on every run once the profile Command is in the state
+ * (never in a create preview: the profile does not exist yet). It never starts anything (a
+ * preview must not) and never falls back to another cluster. It exits 0 whatever it finds:
+ * on a stopped, deleted or never created profile, or a kubectl that prints nothing, stdout
+ * is empty and the last stderr line is one `flux-platform:` line saying what to do, which
+ * the program raises as the run's only error (a failing script would bury it under the
+ * script's text and a stack trace). Only the kubeconfig reaches stdout; the caller keeps it
+ * secret.
  */
-export const KUBECONFIG_SCRIPT = `set -euo pipefail
+export const KUBECONFIG_SCRIPT = `set -uo pipefail
 status=0
 minikube status --profile "$PROFILE" >/dev/null 2>&1 || status=$?
-if [ "$status" -eq ${MINIKUBE_STATUS_GONE} ]; then
-  echo "flux-platform: minikube profile $PROFILE no longer exists; create it again with: minikube start -p $PROFILE --driver $DRIVER --cpus $CPUS --memory $MEMORY --kubernetes-version $KUBERNETES_VERSION, then run: pulumi refresh --run-program --stack $STACK and pulumi up --stack $STACK" >&2
-  exit 1
+if [ "$status" -eq ${MINIKUBE_STATUS_GONE} ] && [ "\${CREATED:-}" = ${CREATED_MARK} ]; then
+  echo "flux-platform: minikube profile $PROFILE was deleted outside Pulumi, and stack $STACK still holds what was in it; create it again with: minikube start -p $PROFILE --driver $DRIVER --cpus $CPUS --memory $MEMORY --kubernetes-version $KUBERNETES_VERSION, then run: pulumi refresh --run-program --yes --stack $STACK and pulumi up --stack $STACK" >&2
+  exit 0
+elif [ "$status" -eq ${MINIKUBE_STATUS_GONE} ]; then
+  echo "flux-platform: minikube profile $PROFILE does not exist: stack $STACK has not created it yet; run: pulumi up --stack $STACK (it creates the profile)" >&2
+  exit 0
 elif [ "$status" -ne 0 ]; then
   echo "flux-platform: minikube profile $PROFILE is not running; start it with: minikube start -p $PROFILE" >&2
-  exit 1
+  exit 0
 fi
 if ! kubeconfig="$(kubectl config view --minify --flatten --context "$PROFILE")" || [ -z "$kubeconfig" ]; then
   echo "flux-platform: could not read the kubeconfig of minikube profile $PROFILE (kubectl config view --context $PROFILE failed or printed nothing)" >&2
-  exit 1
+  exit 0
 fi
-printf '%s\n' "$kubeconfig"
+printf '%s\\n' "$kubeconfig"
 `;
 
 /**
- * Why the kubeconfig the read printed cannot be used, or `undefined` when it can. An empty
- * kubeconfig would make the Kubernetes provider fall back to the user's own kubeconfig, and
- * so to whatever cluster is current there.
+ * Why the kubeconfig read gave nothing to use, or `undefined` when it did: the script's own
+ * `flux-platform:` line, else a check of what it printed. An empty kubeconfig would make
+ * the Kubernetes provider fall back to the user's own kubeconfig, and so to whatever cluster
+ * is current there.
  */
-export function kubeconfigProblem(profile: string, stdout: string | undefined): string | undefined {
+export function kubeconfigProblem(
+  profile: string,
+  stdout: string | undefined,
+  stderr = "",
+): string | undefined {
+  const told = stderr
+    .split("\n")
+    .filter((l) => l.startsWith("flux-platform: "))
+    .pop();
+  if (told) return told;
   if (stdout && /^apiVersion:/m.test(stdout) && stdout.includes(`current-context: ${profile}`)) {
     return undefined;
   }

@@ -11,6 +11,7 @@ import { loadConfig, type MinikubeCluster } from "../lib/config";
 import {
   CREATE_SCRIPT,
   DELETE_SCRIPT,
+  CREATED_MARK,
   KUBECONFIG_SCRIPT,
   UPDATE_SCRIPT,
   kubeconfigProblem,
@@ -36,7 +37,10 @@ const profileState = (): string | undefined => {
   return fs.existsSync(f) ? fs.readFileSync(f, "utf8").trim() : undefined;
 };
 
-function run(script: string): { status: number | null; stdout: string; stderr: string } {
+function run(
+  script: string,
+  created = "created",
+): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync("/bin/bash", ["-c", script], {
     encoding: "utf8",
     env: {
@@ -45,6 +49,8 @@ function run(script: string): { status: number | null; stdout: string; stderr: s
       KUBECONFIG: path.join(state, "user-kubeconfig"),
       DOUBLE_STATE: state,
       STACK: "dev",
+      // What the profile Command's create printed (the read gets it from the state).
+      CREATED: created,
       ...scriptEnvironment(cluster),
     },
   });
@@ -66,10 +72,10 @@ describe("minikube scripts against recording doubles", () => {
     state = fs.mkdtempSync(path.join(os.tmpdir(), "flux-platform-minikube-"));
   });
 
-  it("create starts a new profile once, keeping the user's context, and prints nothing to stdout", () => {
+  it("create starts a new profile once, keeping the user's context, and prints only its mark to stdout", () => {
     const r = run(CREATE_SCRIPT);
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout).to.equal("");
+    expect(r.stdout).to.equal(`${CREATED_MARK}\n`);
     expect(calls()).to.deep.equal(["minikube status --profile minikube-dev", START]);
     expect(profileState()).to.equal("running");
   });
@@ -141,19 +147,21 @@ describe("minikube scripts against recording doubles", () => {
   });
 
   /**
-   * Runs the kubeconfig read, which must fail with nothing on stdout and our one line last on
-   * stderr (after kubectl's own error, if any); returns that line.
+   * Runs the kubeconfig read, which must exit 0 (a failing script would bury the line under
+   * its own text) with nothing on stdout and our one line last on stderr (after kubectl's
+   * own error, if any); returns the problem the program raises, which is that line.
    */
-  function readFails(lines = 1): string {
+  function readFails(lines = 1, created = "created"): string {
     const before = calls().length;
-    const r = run(KUBECONFIG_SCRIPT);
-    expect(r.status).to.equal(1);
+    const r = run(KUBECONFIG_SCRIPT, created);
+    expect(r.status).to.equal(0);
     expect(r.stdout).to.equal("");
     const stderr = r.stderr.trim().split("\n");
     expect(stderr).to.have.length(lines);
     // It starts nothing, so a preview never does, and it never changes a context.
     for (const c of calls().slice(before))
       expect(c).to.match(/^minikube status|^kubectl config view/);
+    expect(kubeconfigProblem(cluster.profile, r.stdout, r.stderr)).to.equal(stderr[lines - 1]);
     return stderr[lines - 1];
   }
 
@@ -168,11 +176,20 @@ describe("minikube scripts against recording doubles", () => {
     expect(profileState()).to.equal("stopped");
   });
 
-  it("stops on a profile that no longer exists, saying how to rebuild it with the stack's settings", () => {
+  it("stops on a profile deleted outside Pulumi, saying how to rebuild it with the stack's settings", () => {
+    run(CREATE_SCRIPT);
+    run("minikube delete --profile minikube-dev");
     expect(readFails()).to.equal(
-      "flux-platform: minikube profile minikube-dev no longer exists; create it again with: minikube start -p minikube-dev --driver docker --cpus 2 --memory 4096mb --kubernetes-version v1.34.0, then run: pulumi refresh --run-program --stack dev and pulumi up --stack dev",
+      "flux-platform: minikube profile minikube-dev was deleted outside Pulumi, and stack dev still holds what was in it; create it again with: minikube start -p minikube-dev --driver docker --cpus 2 --memory 4096mb --kubernetes-version v1.34.0, then run: pulumi refresh --run-program --yes --stack dev and pulumi up --stack dev",
     );
     expect(profileState()).to.equal(undefined);
+  });
+
+  it("says a profile the stack never created does not exist yet, not that it was deleted", () => {
+    // A Command in the state without the mark: its create never ran to the end.
+    expect(readFails(1, "")).to.equal(
+      "flux-platform: minikube profile minikube-dev does not exist: stack dev has not created it yet; run: pulumi up --stack dev (it creates the profile)",
+    );
   });
 
   for (const [what, flag] of [

@@ -25,13 +25,16 @@ import {
   UPDATE_SCRIPT,
   scriptEnvironment,
 } from "../lib/minikube";
+import { Cluster } from "../components";
 import {
   FAKE_PRIVATE_KEY,
+  doubleCalls,
   fakeKubeconfig,
   invokes,
   registrations,
   resolve,
   setMocks,
+  settled,
   world,
   type Registration,
 } from "./support/mocks";
@@ -326,7 +329,12 @@ for (const stack of ["dev", "prd"]) {
       });
       const run = invokes.find((i) => i.token === "command:local:run")!;
       expect(run.inputs.command).to.equal(KUBECONFIG_SCRIPT);
-      expect(run.inputs.environment).to.deep.equal({ ...scriptEnvironment(c), STACK: stack });
+      // The read runs once the profile's create ran and printed its mark.
+      expect(run.inputs.environment).to.deep.equal({
+        ...scriptEnvironment(c),
+        STACK: stack,
+        CREATED: "created",
+      });
       // The kubeconfig is stdout: the 1.x invoke would log it unless told not to.
       expect(run.inputs.logging).to.equal("none");
       const provider = byType("pulumi:providers:kubernetes")[0];
@@ -338,9 +346,9 @@ for (const stack of ["dev", "prd"]) {
       const c = rendered.config.cluster as MinikubeCluster;
       const provider = byType("pulumi:providers:kubernetes")[0];
       const minikube = byType("command:local:Command")[0];
-      // The mocks give the profile the id `<name>-id`; a replaced profile gets a new id.
+      // The mocks give the profile the id `<name>-1a2b3c4d`; a replaced profile gets a new id.
       expect(provider.inputs.clusterIdentifier).to.equal(
-        `minikube/${c.profile}/${minikube.name}-id`,
+        `minikube/${c.profile}/${minikube.name}-1a2b3c4d`,
       );
       // An unreachable (stopped) cluster must not empty the state.
       expect(provider.inputs).to.not.have.property("deleteUnreachable");
@@ -636,6 +644,70 @@ describe("program under mocks: push to apply", () => {
       if (r.type.includes("RandomToken")) continue;
       expect(JSON.stringify(r.inputs), r.name).to.not.contain(token);
     }
+  });
+});
+
+describe("program under mocks: the first preview of a new minikube stack", () => {
+  // A new machine: no profile, nothing in the state. The plugin answers the profile's create
+  // preview with an id and unknown outputs; the read must not run (the profile is not there).
+  before(async () => {
+    world.profile = "absent";
+    await setMocks("dev", engineConfig("dev"), { preview: true });
+    await runProgram();
+  });
+
+  it("shows the profile and everything under it as creates, reading no kubeconfig and starting nothing", async () => {
+    const counts: Record<string, number> = {};
+    for (const r of registrations) counts[r.type] = (counts[r.type] ?? 0) + 1;
+    expect(counts).to.deep.equal(COUNTS.dev);
+    expect(invokes.filter((i) => i.token === "command:local:run")).to.deep.equal([]);
+    expect(doubleCalls()).to.deep.equal([]);
+    const provider = byType("pulumi:providers:kubernetes")[0];
+    // Unknown until the profile exists: the provider shows its objects as creates.
+    expect(JSON.stringify(provider.inputs)).to.not.contain("apiVersion");
+  });
+});
+
+describe("program under mocks: a profile in the state that is stopped or gone", () => {
+  const c = loadStackFile(ROOT, "dev").cluster as MinikubeCluster;
+  afterEach(() => {
+    world.profile = "absent";
+    world.profileInState = false;
+  });
+  const kubeconfigOf = async (profile: typeof world.profile, preview: boolean) => {
+    world.profile = profile;
+    world.profileInState = true;
+    await setMocks("dev", engineConfig("dev"), { preview });
+    const cluster = new Cluster("cluster", { cluster: c });
+    return settled(cluster.kubeconfig!);
+  };
+
+  for (const preview of [true, false]) {
+    const mode = preview ? "preview" : "up";
+    it(`${mode}: a stopped profile stops the run with one line (a RunError) and starts nothing`, async () => {
+      const r = await kubeconfigOf("stopped", preview);
+      expect(pulumi.RunError.isInstance(r.error), String(r.error)).to.equal(true);
+      expect(r.error!.message).to.equal(
+        "flux-platform: minikube profile minikube-dev is not running; start it with: minikube start -p minikube-dev",
+      );
+      expect(doubleCalls().filter((x) => !x.startsWith("minikube status"))).to.deep.equal([]);
+    });
+
+    it(`${mode}: a profile deleted by hand stops the run, saying how to rebuild it`, async () => {
+      const r = await kubeconfigOf("absent", preview);
+      expect(pulumi.RunError.isInstance(r.error), String(r.error)).to.equal(true);
+      expect(r.error!.message).to.match(
+        /^flux-platform: minikube profile minikube-dev was deleted outside Pulumi, and stack dev still holds/,
+      );
+    });
+  }
+
+  it("a running profile in the state is read in a no-op preview, with its current API server", async () => {
+    world.server = "https://127.0.0.1:40999";
+    const r = await kubeconfigOf("running", true);
+    world.server = "https://127.0.0.1:32771";
+    expect(r.error).to.equal(undefined);
+    expect(r.value).to.equal(fakeKubeconfig("minikube-dev", "https://127.0.0.1:40999"));
   });
 });
 

@@ -6,6 +6,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 
 export interface Registration {
   type: string;
@@ -28,7 +32,7 @@ export interface Registration {
   read: boolean;
 }
 
-/** A profile's kubeconfig as `kubectl config view --minify --flatten` prints it. */
+/** A profile's kubeconfig as `kubectl config view --minify --flatten` prints it (test/doubles/kubectl). */
 export const fakeKubeconfig = (profile: string, server = "https://127.0.0.1:32771"): string =>
   [
     "apiVersion: v1",
@@ -40,7 +44,6 @@ export const fakeKubeconfig = (profile: string, server = "https://127.0.0.1:3277
     `users:\n- name: ${profile}\n  user:\n    client-key-data: FAKE-KUBECONFIG-CLIENT-KEY`,
     "",
   ].join("\n");
-export const FAKE_KUBECONFIG = fakeKubeconfig("minikube-dev");
 export const FAKE_PRIVATE_KEY =
   "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-PRIVATE-KEY\n-----END OPENSSH PRIVATE KEY-----\n";
 
@@ -52,7 +55,67 @@ export const world = {
   server: "https://127.0.0.1:32771",
   /** What the kubeconfig read prints, when not the profile's own kubeconfig. */
   kubeconfig: undefined as string | undefined,
+  /**
+   * The minikube profile on the machine before the run: none (a new machine, or deleted by
+   * hand), running, or stopped (after a reboot). The minikube and kubectl doubles
+   * (test/doubles) hold it; the profile Command's scripts and the kubeconfig read run
+   * against them for real, as the command plugin would run them.
+   */
+  profile: "absent" as "absent" | "running" | "stopped",
+  /**
+   * Whether the stack's state already holds the profile Command (a stack that was up
+   * before). In a preview the engine then hands the program its stored outputs; a new one
+   * gets an id but unknown outputs, as pulumi-command 1.2.1 answers a create preview.
+   */
+  profileInState: false,
 };
+
+const DOUBLES = path.resolve(__dirname, "../doubles");
+let doubleState = "";
+
+/** Runs a profile script with bash against the minikube and kubectl doubles. */
+function runScript(script: string, environment: Record<string, string>) {
+  const r = spawnSync("/bin/bash", ["-c", script], {
+    encoding: "utf8",
+    env: {
+      PATH: `${DOUBLES}:/usr/bin:/bin`,
+      HOME: doubleState,
+      KUBECONFIG: path.join(doubleState, "user-kubeconfig"),
+      DOUBLE_STATE: doubleState,
+      ...environment,
+    },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A fresh double state holding `world.profile` and `world.server`. */
+function resetDoubles(): void {
+  doubleState = fs.mkdtempSync(path.join(os.tmpdir(), "flux-platform-mocks-"));
+  fs.mkdirSync(path.join(doubleState, "profiles"));
+  fs.writeFileSync(path.join(doubleState, "server"), world.server);
+  if (world.kubeconfig !== undefined) {
+    fs.writeFileSync(path.join(doubleState, "kubectl-prints"), world.kubeconfig);
+  }
+  if (world.profile !== "absent") {
+    // Profiles are named per stack; the doubles keep one file per profile.
+    fs.writeFileSync(path.join(doubleState, "profile-state"), world.profile);
+  }
+}
+
+/** Calls the doubles saw in this run (`minikube status --profile ...`, `kubectl ...`). */
+export function doubleCalls(): string[] {
+  const f = path.join(doubleState, "calls");
+  return fs.existsSync(f) ? fs.readFileSync(f, "utf8").trim().split("\n") : [];
+}
+
+/** Puts `world.profile` in place for `profile`, the first time a script asks about it. */
+function placeProfile(profile: string): void {
+  const marker = path.join(doubleState, "profile-state");
+  if (fs.existsSync(marker)) {
+    fs.writeFileSync(path.join(doubleState, "profiles", profile), fs.readFileSync(marker));
+    fs.rmSync(marker);
+  }
+}
 
 export const registrations: Registration[] = [];
 export const invokes: { token: string; inputs: Record<string, unknown> }[] = [];
@@ -117,8 +180,15 @@ function record(original: (req: Req, cb: Callback) => Promise<void>, read: boole
 
 let installed = false;
 
-/** Sets the mocks (once per process) and the stack config; import the program after this. */
-export async function setMocks(stack: string, config: Record<string, string>): Promise<void> {
+/**
+ * Sets the mocks (once per process) and the stack config; import the program after this.
+ * `preview: true` runs the program as `pulumi preview` does (new resources' outputs unknown).
+ */
+export async function setMocks(
+  stack: string,
+  config: Record<string, string>,
+  { preview = false }: { preview?: boolean } = {},
+): Promise<void> {
   if (!installed) {
     monitor.registerResource = record(monitor.registerResource, false);
     monitor.readResource = record(monitor.readResource, true);
@@ -126,6 +196,7 @@ export async function setMocks(stack: string, config: Record<string, string>): P
   }
   registrations.length = 0;
   invokes.length = 0;
+  resetDoubles();
   pulumi.runtime.setAllConfig(config);
   await pulumi.runtime.setMocks(
     {
@@ -138,6 +209,19 @@ export async function setMocks(stack: string, config: Record<string, string>): P
         if (args.type === "pulumi-nodejs:dynamic/flux-platform:RandomToken") {
           state.value = "f".repeat(64);
         }
+        if (args.type === "command:local:Command") {
+          const env = args.inputs.environment as Record<string, string>;
+          placeProfile(env.PROFILE);
+          // pulumi-command 1.2.1: a create preview makes a unique hex id and runs nothing, so
+          // stdout and stderr stay unknown (absent here); a stored profile keeps its outputs;
+          // a create runs the create script.
+          const id = `${args.name}-1a2b3c4d`;
+          if (world.profileInState) return { id, state: { ...state, stdout: "created\n" } };
+          if (preview) return { id, state };
+          const r = runScript(args.inputs.create as string, env);
+          if (r.status !== 0) throw new Error(`create script exited ${r.status}: ${r.stderr}`);
+          return { id, state: { ...state, stdout: r.stdout, stderr: r.stderr } };
+        }
         if (args.type === "github:index/repository:Repository") {
           state.name = args.inputs.name ?? args.id;
           state.htmlUrl = `https://github.com/acme/${state.name}`;
@@ -147,9 +231,12 @@ export async function setMocks(stack: string, config: Record<string, string>): P
       call(args: pulumi.runtime.MockCallArgs) {
         invokes.push({ token: args.token, inputs: args.inputs });
         if (args.token === "command:local:run") {
-          const profile = (args.inputs.environment as Record<string, string>).PROFILE;
-          const stdout = world.kubeconfig ?? fakeKubeconfig(profile, world.server);
-          return { ...args.inputs, stdout, stderr: "" };
+          // The read runs for real against the doubles, as the plugin runs it.
+          const env = args.inputs.environment as Record<string, string>;
+          placeProfile(env.PROFILE);
+          const r = runScript(args.inputs.command as string, env);
+          if (r.status !== 0) throw new Error(`command exited ${r.status}: ${r.stderr}`);
+          return { ...args.inputs, stdout: r.stdout, stderr: r.stderr };
         }
         if (args.token === "github:index/getRepository:getRepository") {
           // As the provider answers: a 404 is an empty result, not an error.
@@ -161,7 +248,19 @@ export async function setMocks(stack: string, config: Record<string, string>): P
     },
     "flux-platform",
     stack,
-    false,
+    preview,
+  );
+}
+
+/**
+ * An output's value, or its error (a RunError the program raises): `pulumi.all(...).apply`
+ * never runs on a failed or unknown output, so this reads the SDK's promise (test-only).
+ */
+export function settled<T>(o: pulumi.Output<T>): Promise<{ value?: T; error?: Error }> {
+  const inner = o as unknown as { promise(): Promise<T> };
+  return inner.promise().then(
+    (value) => ({ value }),
+    (error: Error) => ({ error }),
   );
 }
 
