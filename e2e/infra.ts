@@ -212,47 +212,13 @@ export async function startCluster(
 ): Promise<Cluster> {
   // Kubernetes: kwokctl with the built binaries and one fake node.
   const env = { ...process.env, PATH: `${t.bin}:${process.env.PATH}` };
-  const kwokEnv = { ...env, KWOK_WORKDIR: path.join(runDir, "kwok") };
   const kubeconfig = path.join(runDir, `kubeconfig-${name}`);
   const b = (x: string) => path.join(t.bin, x);
-  const created = await run(
-    b("kwokctl"),
-    [
-      "create",
-      "cluster",
-      "--name",
-      name,
-      "--runtime",
-      "binary",
-      "--kube-apiserver-binary",
-      b("kube-apiserver"),
-      "--kube-controller-manager-binary",
-      b("kube-controller-manager"),
-      "--kube-scheduler-binary",
-      b("kube-scheduler"),
-      "--etcd-binary",
-      b("etcd"),
-      "--kwok-controller-binary",
-      b("kwok"),
-      "--kubeconfig",
-      kubeconfig,
-      "--wait",
-      "2m",
-    ],
-    { env: kwokEnv, log: path.join(runDir, "kwokctl.log") },
-  );
+  const kwok = kwokctl(t, path.join(runDir, "kwok"), path.join(runDir, "kwokctl.log"));
   stops.push(async () => {
-    await run(b("kwokctl"), ["delete", "cluster", "--name", name], {
-      env: kwokEnv,
-      log: path.join(runDir, "kwokctl.log"),
-    });
+    await kwok("delete", "cluster", "--name", name);
   });
-  if (created.status !== 0)
-    throw new Error(`kwokctl create cluster failed: ${created.stderr.slice(-2000)}`);
-  await run(b("kwokctl"), ["scale", "node", "--replicas", "1", "--name", name], {
-    env: kwokEnv,
-    log: path.join(runDir, "kwokctl.log"),
-  });
+  await createKwokCluster(t, kwok, name, kubeconfig);
 
   const kubectl = (args: string[], input?: string) =>
     run(b("kubectl"), ["--kubeconfig", kubeconfig, ...args], { env, input });
@@ -263,6 +229,62 @@ export async function startCluster(
   };
 
   // Flux as a platform team finds it on a managed cluster: its namespace, CRDs and controllers.
+  await installFluxCrds(t, kubectl);
+  const flux = await startFluxControllers(t, kubeconfig, runDir, name, startProcess);
+  return {
+    kubeconfig,
+    context: `kwok-${name}`,
+    kubectl,
+    kubectlJson,
+    receiverUrl: flux.receiverUrl,
+  };
+}
+
+type Kubectl = Cluster["kubectl"];
+
+/** kwokctl with the toolchain's binaries, its clusters under `workdir`. */
+export function kwokctl(t: Toolchain, workdir: string, log: string) {
+  const env = { ...process.env, PATH: `${t.bin}:${process.env.PATH}`, KWOK_WORKDIR: workdir };
+  return (...args: string[]) => run(path.join(t.bin, "kwokctl"), args, { env, log });
+}
+
+/** A kwok cluster (binary runtime, the built binaries) with one fake node, its context in `kubeconfig`. */
+export async function createKwokCluster(
+  t: Toolchain,
+  kwok: ReturnType<typeof kwokctl>,
+  name: string,
+  kubeconfig: string,
+): Promise<void> {
+  const b = (x: string) => path.join(t.bin, x);
+  const created = await kwok(
+    "create",
+    "cluster",
+    "--name",
+    name,
+    "--runtime",
+    "binary",
+    "--kube-apiserver-binary",
+    b("kube-apiserver"),
+    "--kube-controller-manager-binary",
+    b("kube-controller-manager"),
+    "--kube-scheduler-binary",
+    b("kube-scheduler"),
+    "--etcd-binary",
+    b("etcd"),
+    "--kwok-controller-binary",
+    b("kwok"),
+    "--kubeconfig",
+    kubeconfig,
+    "--wait",
+    "2m",
+  );
+  if (created.status !== 0)
+    throw new Error(`kwokctl create cluster failed: ${created.stderr.slice(-2000)}`);
+  await kwok("scale", "node", "--replicas", "1", "--name", name);
+}
+
+/** Flux's CRDs (from the controllers' modules) and its namespace, as `fluxInstall: existing` needs. */
+export async function installFluxCrds(t: Toolchain, kubectl: Kubectl): Promise<void> {
   const crds = fs.realpathSync(t.crds);
   const files = fs
     .readdirSync(crds)
@@ -272,12 +294,35 @@ export async function startCluster(
   if (applied.status !== 0) throw new Error(`applying Flux CRDs failed: ${applied.stderr}`);
   await kubectl(["create", "namespace", "flux-system"]);
   await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"]);
+}
+
+/** How a long-running process is started: tracked by the runner, or detached (minikube double). */
+export type Spawn = (
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: { env: NodeJS.ProcessEnv; log: string },
+) => unknown;
+
+/**
+ * source-, kustomize- and notification-controller as host processes on loopback ports of
+ * their own, each waited for until its health endpoint answers. Logs and storage in `dir`.
+ */
+export async function startFluxControllers(
+  t: Toolchain,
+  kubeconfig: string,
+  dir: string,
+  name: string,
+  spawn: Spawn,
+): Promise<{ receiverUrl: string }> {
+  const b = (x: string) => path.join(t.bin, x);
+  const env = { ...process.env, PATH: `${t.bin}:${process.env.PATH}` };
   const fluxEnv = { ...env, KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: "flux-system" };
   const storage = await freePort();
   const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
   // notification-controller: events in on ports[4], receiver on ports[5], health on ports[7].
   const events = `http://127.0.0.1:${ports[4]}`;
-  startProcess(
+  spawn(
     `notification-controller-${name}`,
     b("notification-controller"),
     [
@@ -287,14 +332,14 @@ export async function startCluster(
       `--health-addr=127.0.0.1:${ports[7]}`,
       "--log-level=debug",
     ],
-    { env: fluxEnv, log: path.join(runDir, `notification-controller-${name}.log`) },
+    { env: fluxEnv, log: path.join(dir, `notification-controller-${name}.log`) },
   );
-  fs.mkdirSync(path.join(runDir, `flux-storage-${name}`), { recursive: true });
-  startProcess(
+  fs.mkdirSync(path.join(dir, `flux-storage-${name}`), { recursive: true });
+  spawn(
     `source-controller-${name}`,
     b("source-controller"),
     [
-      `--storage-path=${path.join(runDir, `flux-storage-${name}`)}`,
+      `--storage-path=${path.join(dir, `flux-storage-${name}`)}`,
       `--storage-addr=127.0.0.1:${storage}`,
       `--storage-adv-addr=127.0.0.1:${storage}`,
       `--metrics-addr=127.0.0.1:${ports[0]}`,
@@ -302,9 +347,9 @@ export async function startCluster(
       `--events-addr=${events}`,
       "--log-level=debug",
     ],
-    { env: fluxEnv, log: path.join(runDir, `source-controller-${name}.log`) },
+    { env: fluxEnv, log: path.join(dir, `source-controller-${name}.log`) },
   );
-  startProcess(
+  spawn(
     `kustomize-controller-${name}`,
     b("kustomize-controller"),
     [
@@ -313,7 +358,7 @@ export async function startCluster(
       `--events-addr=${events}`,
       "--log-level=debug",
     ],
-    { env: fluxEnv, log: path.join(runDir, `kustomize-controller-${name}.log`) },
+    { env: fluxEnv, log: path.join(dir, `kustomize-controller-${name}.log`) },
   );
   for (const p of [ports[1], ports[3], ports[7]]) {
     await waitFor(
@@ -326,12 +371,5 @@ export async function startCluster(
       500,
     );
   }
-
-  return {
-    kubeconfig,
-    context: `kwok-${name}`,
-    kubectl,
-    kubectlJson,
-    receiverUrl: `http://127.0.0.1:${ports[5]}`,
-  };
+  return { receiverUrl: `http://127.0.0.1:${ports[5]}` };
 }

@@ -34,6 +34,8 @@ export async function createStack(
   config: Record<string, unknown>,
   secrets: Record<string, string>,
   extraEnv: Record<string, string>,
+  /** Folders to put first on PATH (the minikube double, a command plugin). */
+  pathFirst: readonly string[] = [],
 ): Promise<Stack> {
   const dir = path.join(runDir, "program");
   if (!fs.existsSync(dir)) {
@@ -49,7 +51,7 @@ export async function createStack(
   const env = {
     ...process.env,
     ...extraEnv,
-    PATH: `${t.bin}:${node}:${process.env.PATH}`,
+    PATH: [...pathFirst, t.bin, node, process.env.PATH].join(":"),
     PULUMI_HOME: path.join(runDir, "pulumi-home"),
     PULUMI_BACKEND_URL: `file://${state}`,
     PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",

@@ -95,6 +95,8 @@ export interface Step {
   readonly name: string;
   /** When it fails, the steps after it cannot mean anything: stop. */
   readonly critical?: boolean;
+  /** Why the step cannot run on this machine: it is reported as skipped, never as passed. */
+  readonly skip?: string;
   /** Returns a short detail for the report, or throws. */
   run(): Promise<string | void>;
 }
