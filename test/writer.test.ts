@@ -9,13 +9,30 @@ import * as path from "node:path";
 import { apiBaseUrl, githubClient } from "../lib/github/api";
 import { gitBlobSha, ownedBy, planChanges, type DesiredFiles } from "../lib/github/plan";
 import { readBranch, writeFiles, type RepoTarget } from "../lib/github/writer";
-import { gitOk } from "./github-standin/git";
+import { git, gitOk, writeTree } from "./github-standin/git";
 import { startStandIn, type StandIn } from "./github-standin/server";
 
 const TOKEN = "ghp_standin_token";
 const T: RepoTarget = { owner: "acme", repo: "flux_platform", branch: "main" };
 
+const ID = {
+  GIT_AUTHOR_NAME: "someone",
+  GIT_AUTHOR_EMAIL: "someone@example.com",
+  GIT_COMMITTER_NAME: "someone",
+  GIT_COMMITTER_EMAIL: "someone@example.com",
+};
+
 const sync = (content: string) => ({ mode: "sync" as const, content });
+
+/** The error a promise rejects with (fails the test when it resolves). */
+async function failure(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error("expected a failure");
+}
 const scaffold = (content: string) => ({ mode: "scaffold" as const, content });
 
 describe("repository writer: plan (pure)", () => {
@@ -244,5 +261,297 @@ describe("repository writer against the GitHub stand-in", () => {
       missing = e;
     }
     expect(String(missing)).to.contain("acme/flux_platform: branch nope does not exist");
+  });
+  /** Another writer commits `p` on main straight in the bare repository. */
+  const moveMain = async (p: string, content: string) => {
+    const head = (await gitOk(dir, ["rev-parse", "main"])).trim();
+    const tree = await writeTree(dir, `${head}^{tree}`, [{ path: p, mode: "100644", content }]);
+    const args = ["commit-tree", tree, "-p", head, "-m", `someone else: ${p}`];
+    const c = (await gitOk(dir, args, { env: ID })).trim();
+    await gitOk(dir, ["update-ref", "refs/heads/main", c, head]);
+  };
+  const count = (method: string, suffix: string | RegExp) =>
+    standin.requests.filter(
+      (q) =>
+        q.method === method &&
+        (typeof suffix === "string" ? q.path.endsWith(suffix) : suffix.test(q.path)),
+    );
+
+  for (const [kind, said] of [
+    ["protection", "Protected branch update failed for refs/heads/main."],
+    ["ruleset", "Repository rule violations found: Changes must be made through a pull request."],
+  ] as const) {
+    it(`a branch that refuses direct updates (${kind}): one commit attempted, no retry, one line saying what to allow`, async () => {
+      standin.protectBranch(T.owner, T.repo, T.branch, kind);
+      const err = await failure(writeFiles(gh(), T, files, {}, "flux-platform: dev"));
+      expect(err.message).to.not.contain("\n");
+      expect(err.message).to.contain("acme/flux_platform: GitHub refused to move branch main");
+      expect(err.message).to.contain(said);
+      expect(err.message).to.contain("allow the token's user/App to bypass");
+      expect(err.message).to.contain("or point the stack at an unprotected branch");
+      expect(count("POST", "/git/commits")).to.have.length(1);
+      expect(count("PATCH", "/git/refs/heads/main").map((q) => q.status)).to.deep.equal([422]);
+      // The ref read after the 422 showed it unmoved: no second plan.
+      expect(count("GET", "/git/ref/heads/main")).to.have.length(2);
+      expect(await commits()).to.equal(1);
+    });
+  }
+
+  it("a real race (the branch moves between plan and update) is planned again and loses nothing", async () => {
+    const client = gh();
+    let moved = false;
+    client.hook.before("request", async (o) => {
+      if (o.method === "PATCH" && !moved) {
+        moved = true;
+        await moveMain("someone/else.yaml", "theirs\n");
+      }
+    });
+    const r = await writeFiles(client, T, files, {}, "flux-platform: dev");
+    expect(r.retries).to.equal(1);
+    expect(await show("someone/else.yaml")).to.equal("theirs\n");
+    expect(await show("environments/dev/apps/beetle/kustomization.yaml")).to.equal("beetle: 1\n");
+    expect(await commits()).to.equal(3); // README, theirs, ours
+    expect(count("POST", "/git/commits")).to.have.length(2);
+    expect(count("PATCH", "/git/refs/heads/main").map((q) => q.status)).to.deep.equal([422, 200]);
+    // The read after the 422 named the new head: planned on it without reading the ref again.
+    expect(count("GET", "/git/ref/heads/main")).to.have.length(2);
+  });
+
+  it("a branch that keeps moving: gives up after maxAttempts, saying how many times it moved", async () => {
+    const client = gh();
+    let n = 0;
+    client.hook.before("request", async (o) => {
+      if (o.method === "PATCH") await moveMain(`someone/${n++}.yaml`, "x\n");
+    });
+    const err = await failure(writeFiles(client, T, files, {}, "dev", { maxAttempts: 3 }));
+    expect(err.message).to.contain("acme/flux_platform: branch main kept moving: it moved 3 times");
+    expect(err.message).to.contain("Update is not a fast forward");
+    expect(count("POST", "/git/commits")).to.have.length(3);
+    expect(count("PATCH", "/git/refs/heads/main").map((q) => q.status)).to.deep.equal([
+      422, 422, 422,
+    ]);
+  });
+
+  it("a brand-new repository not readable yet (404 twice): waits with backoff, then writes", async () => {
+    const fresh: RepoTarget = { ...T, repo: "fresh" };
+    await standin.createRepo(fresh.owner, fresh.repo, { invisibleRefReads: 2 });
+    standin.requests.length = 0;
+    const waits: number[] = [];
+    const sleep = (ms: number) => (waits.push(ms), Promise.resolve());
+    const r = await writeFiles(gh(), fresh, files, {}, "flux-platform: dev", { sleep });
+    expect(r.commit).to.be.a("string");
+    expect(waits).to.deep.equal([250, 500]);
+    expect(count("GET", "/git/ref/heads/main").map((q) => q.status)).to.deep.equal([404, 404, 200]);
+    const bare = standin.repoDir(fresh.owner, fresh.repo);
+    expect(await gitOk(bare, ["show", "main:beetle/dev/config.yaml"])).to.equal("logLevel: info\n");
+  });
+
+  it("a branch that never appears: fails after the bounded wait with the missing-branch line", async () => {
+    const fresh: RepoTarget = { ...T, repo: "fresh" };
+    await standin.createRepo(fresh.owner, fresh.repo, { invisibleRefReads: 1_000 });
+    standin.requests.length = 0;
+    const waits: number[] = [];
+    const sleep = (ms: number) => (waits.push(ms), Promise.resolve());
+    const err = await failure(writeFiles(gh(), fresh, files, {}, "dev", { sleep }));
+    expect(err.message).to.equal(
+      "acme/fresh: branch main does not exist (or the token cannot read it); waited 30 s for it to appear",
+    );
+    expect(waits.reduce((a, b) => a + b, 0)).to.equal(30_000);
+    expect(count("GET", "/git/ref/heads/main")).to.have.length(waits.length + 1);
+    expect(writes()).to.deep.equal([]);
+  });
+
+  it("an adopted EMPTY repository: one Contents API commit (the first file), then one tree commit", async () => {
+    const empty: RepoTarget = { ...T, repo: "adopted" };
+    await standin.createRepo(empty.owner, empty.repo, { autoInit: false });
+    const bare = standin.repoDir(empty.owner, empty.repo);
+    standin.requests.length = 0;
+    // A preview reads it as a branch that does not exist yet (every file an add).
+    expect(String(await failure(readBranch(gh(), empty)))).to.contain(
+      "acme/adopted: branch main does not exist: the repository is empty",
+    );
+    standin.requests.length = 0;
+    const r = await writeFiles(gh(), empty, files, {}, "flux-platform: dev");
+    expect(r.changes.map((c) => `${c.kind} ${c.path}`)).to.deep.equal([
+      "add beetle/dev/config.yaml",
+      "add environments/dev/apps/beetle/kustomization.yaml",
+      "add environments/dev/apps/sonar/kustomization.yaml",
+    ]);
+    expect(writes().map((w) => `${w.method} ${w.path} ${w.status}`)).to.deep.equal([
+      "PUT /repos/acme/adopted/contents/beetle/dev/config.yaml 201",
+      "POST /repos/acme/adopted/git/trees 201",
+      "POST /repos/acme/adopted/git/commits 201",
+      "PATCH /repos/acme/adopted/git/refs/heads/main 200",
+    ]);
+    expect(count("GET", "/git/ref/heads/main").map((q) => q.status)).to.deep.equal([409]);
+    expect((await gitOk(bare, ["rev-list", "--count", "main"])).trim()).to.equal("2");
+    expect(await gitOk(bare, ["ls-tree", "-r", "--name-only", "main~1"])).to.equal(
+      "beetle/dev/config.yaml\n",
+    );
+    expect(
+      await gitOk(bare, ["show", "main:environments/dev/apps/sonar/kustomization.yaml"]),
+    ).to.equal("sonar: 1\n");
+    expect(r.commit).to.equal((await gitOk(bare, ["rev-parse", "main"])).trim());
+    // The next up is a no-op on it.
+    standin.requests.length = 0;
+    const again = await writeFiles(gh(), empty, files, ownedBy(files), "second");
+    expect(again.commit).to.equal(undefined);
+    expect(writes()).to.deep.equal([]);
+  });
+
+  it("an adopted empty repository and one file: the Contents API commit is the only one", async () => {
+    const empty: RepoTarget = { ...T, repo: "adopted" };
+    await standin.createRepo(empty.owner, empty.repo, { autoInit: false });
+    standin.requests.length = 0;
+    const one: DesiredFiles = { "a/b.yaml": sync("b\n") };
+    const r = await writeFiles(gh(), empty, one, {}, "flux-platform: dev");
+    expect(writes().map((w) => `${w.method} ${w.path} ${w.status}`)).to.deep.equal([
+      "PUT /repos/acme/adopted/contents/a/b.yaml 201",
+    ]);
+    const bare = standin.repoDir(empty.owner, empty.repo);
+    expect(r.commit).to.equal((await gitOk(bare, ["rev-parse", "main"])).trim());
+    expect(r.changes).to.deep.equal([{ kind: "add", path: "a/b.yaml", content: "b\n" }]);
+  });
+
+  it("an empty repository whose branch refuses direct pushes: one line, nothing written", async () => {
+    const empty: RepoTarget = { ...T, repo: "adopted" };
+    await standin.createRepo(empty.owner, empty.repo, { autoInit: false });
+    standin.protectBranch(empty.owner, empty.repo, "main", "ruleset");
+    const err = await failure(writeFiles(gh(), empty, files, {}, "dev"));
+    expect(err.message).to.not.contain("\n");
+    expect(err.message).to.contain(
+      "acme/adopted: the repository is empty and GitHub refused its first commit on main",
+    );
+    expect(err.message).to.contain("allow the token's user/App to bypass");
+    const bare = standin.repoDir(empty.owner, empty.repo);
+    expect((await gitOk(bare, ["for-each-ref"])).trim()).to.equal("");
+  });
+});
+
+/** The parts of the stand-in's answers these tests read. */
+interface Answer {
+  message?: string;
+  status?: string;
+  protected?: boolean;
+  default_branch?: string;
+  commit: { sha: string; message: string; parents: { sha: string }[]; tree: { sha: string } };
+  content: { path: string; sha: string };
+}
+
+describe("GitHub stand-in: protected branches, empty repositories", () => {
+  let standin: StandIn;
+  let work: string;
+  const call = async (method: string, route: string, body?: unknown) => {
+    const res = await fetch(`${standin.url}${route}`, {
+      method,
+      headers: { authorization: `token ${TOKEN}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, data: (text ? JSON.parse(text) : {}) as Answer };
+  };
+  const url = (repo: string) =>
+    `${standin.url.replace("://", `://x-access-token:${TOKEN}@`)}/acme/${repo}.git`;
+
+  beforeEach(async () => {
+    standin = await startStandIn({
+      root: fs.mkdtempSync(path.join(os.tmpdir(), "standin-")),
+      token: TOKEN,
+    });
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "standin-work-"));
+  });
+  afterEach(() => standin.close());
+
+  it("a protected branch: PATCH (even forced) is 422 with GitHub's message, git push is refused", async () => {
+    await standin.createRepo("acme", "p");
+    const bare = standin.repoDir("acme", "p");
+    const head = (await gitOk(bare, ["rev-parse", "main"])).trim();
+    const clone = path.join(work, "p");
+    await gitOk(work, ["clone", "-q", url("p"), clone]);
+    fs.writeFileSync(path.join(clone, "x.txt"), "x\n");
+    await gitOk(clone, ["add", "x.txt"]);
+    await gitOk(clone, ["commit", "-q", "-m", "x"], { env: ID });
+    const next = (await gitOk(clone, ["rev-parse", "HEAD"])).trim();
+    await gitOk(clone, ["push", "-q", "origin", "HEAD:side"]); // the commit is on GitHub
+    for (const [kind, message, code] of [
+      ["protection", "Protected branch update failed for refs/heads/main.", "GH006"],
+      [
+        "ruleset",
+        "Repository rule violations found\n\nChanges must be made through a pull request.",
+        "GH013",
+      ],
+    ] as const) {
+      const set = await fetch(`${standin.url}/_standin/protect`, {
+        method: "POST",
+        body: JSON.stringify({ owner: "acme", repo: "p", branch: "main", kind }),
+      });
+      expect(set.status).to.equal(204);
+      for (const force of [false, true]) {
+        const r = await call("PATCH", "/repos/acme/p/git/refs/heads/main", { sha: next, force });
+        expect(r.status).to.equal(422);
+        expect(r.data.message).to.equal(message);
+      }
+      const pushed = await git(clone, ["push", "origin", "HEAD:main"]);
+      expect(pushed.code).to.not.equal(0);
+      expect(pushed.stderr).to.contain(`${code}: `);
+      expect((await call("GET", "/repos/acme/p/branches/main")).data.protected).to.equal(true);
+    }
+    expect((await gitOk(bare, ["rev-parse", "main"])).trim()).to.equal(head);
+    // Other branches are not protected.
+    const side = await call("PATCH", "/repos/acme/p/git/refs/heads/side", {
+      sha: head,
+      force: true,
+    });
+    expect(side.status).to.equal(200);
+  });
+
+  it("an empty repository: 409 'Git Repository is empty.' on the Git Data API until a Contents PUT makes the first commit", async () => {
+    await standin.createRepo("acme", "e", { autoInit: false });
+    const bare = standin.repoDir("acme", "e");
+    for (const [method, route, body] of [
+      ["GET", "/repos/acme/e/git/ref/heads/main", undefined],
+      ["GET", `/repos/acme/e/git/trees/main`, undefined],
+      ["GET", `/repos/acme/e/git/commits/${"a".repeat(40)}`, undefined],
+      ["POST", "/repos/acme/e/git/trees", { tree: [{ path: "a", mode: "100644", content: "a" }] }],
+      ["POST", "/repos/acme/e/git/commits", { message: "m", tree: "b".repeat(40) }],
+      ["POST", "/repos/acme/e/git/refs", { ref: "refs/heads/main", sha: "c".repeat(40) }],
+      ["PATCH", "/repos/acme/e/git/refs/heads/main", { sha: "c".repeat(40) }],
+    ] as const) {
+      const r = await call(method, route, body);
+      expect(r.status, `${method} ${route}`).to.equal(409);
+      expect(r.data).to.include({ message: "Git Repository is empty.", status: "409" });
+    }
+    const content = Buffer.from("hello\n").toString("base64");
+    const put = await call("PUT", "/repos/acme/e/contents/docs%2Fa.md", {
+      message: "first",
+      content,
+      branch: "trunk",
+    });
+    expect(put.status).to.equal(201);
+    const sha = (await gitOk(bare, ["rev-parse", "trunk"])).trim();
+    expect(put.data.commit).to.include({ sha, message: "first" });
+    expect(put.data.commit.parents).to.deep.equal([]);
+    expect(put.data.content).to.include({ path: "docs/a.md", sha: gitBlobSha("hello\n") });
+    expect(put.data.commit.tree.sha).to.equal(
+      (await gitOk(bare, ["rev-parse", "trunk^{tree}"])).trim(),
+    );
+    // The first branch is the default one; the Git Data API works now.
+    expect((await call("GET", "/repos/acme/e")).data.default_branch).to.equal("trunk");
+    expect((await call("GET", "/repos/acme/e/git/ref/heads/trunk")).status).to.equal(200);
+    expect((await call("GET", "/repos/acme/e/git/ref/heads/main")).status).to.equal(404);
+    // The Contents API does not overwrite a file without its sha, nor with a stale one.
+    const again = { message: "again", content, branch: "trunk" };
+    expect((await call("PUT", "/repos/acme/e/contents/docs/a.md", again)).status).to.equal(422);
+    const stale = await call("PUT", "/repos/acme/e/contents/docs/a.md", {
+      ...again,
+      sha: "d".repeat(40),
+    });
+    expect(stale.status).to.equal(409);
+    const update = await call("PUT", "/repos/acme/e/contents/docs/a.md", {
+      ...again,
+      sha: gitBlobSha("hello\n"),
+    });
+    expect(update.status).to.equal(200);
+    expect(update.data.commit.parents.map((p) => p.sha)).to.deep.equal([sha]);
   });
 });

@@ -5,7 +5,7 @@
  *
  * Limits (GitHub's REST guidance): writes one at a time, at least a second apart; a 403 or
  * 429 for a secondary rate limit is retried after its `retry-after` (plugin-throttling),
- * other transient failures (5xx) by plugin-retry.
+ * other transient failures (5xx) by plugin-retry; a 409 Conflict is not retried.
  *
  * Octokit is ESM-only: it is `require`d inside the function (Node >= 22 loads ESM that way),
  * so this module can be captured by the Pulumi dynamic provider that uses it.
@@ -53,6 +53,9 @@ export function githubClient(access: GitHubAccess, options: ClientOptions = {}):
     ...(access.token ? { auth: access.token } : {}),
     baseUrl: apiBaseUrl(access.baseUrl),
     userAgent: "flux-platform",
+    // plugin-retry's list plus 409: GitHub's Conflict (an empty repository, a stale Contents
+    // sha) is an answer, not a transient failure; retried, each costs 1 + 4 + 9 s for nothing.
+    retry: { doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451] },
     // No request or response bodies in logs: they carry file contents.
     log: { debug: () => {}, info: () => {}, warn: console.warn, error: console.error },
     throttle: {

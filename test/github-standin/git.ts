@@ -92,8 +92,17 @@ export async function objectType(dir: string, sha: string): Promise<string | und
   return r.code === 0 ? r.stdout.trim() : undefined;
 }
 
+/**
+ * Whether the bare repository has no branch at all: no commit was ever made (created without
+ * `auto_init`, nothing pushed), which GitHub's Git Data API answers with 409.
+ */
+export async function isEmptyRepo(dir: string): Promise<boolean> {
+  const out = await gitOk(dir, ["for-each-ref", "--count=1", "--format=%(refname)", "refs/heads"]);
+  return out.trim() === "";
+}
+
 export type NewEntry =
-  | { path: string; mode: string; content: string }
+  | { path: string; mode: string; content: string | Buffer }
   | { path: string; mode: string; sha: string }
   | { path: string; delete: true };
 
@@ -108,7 +117,7 @@ export async function writeTree(
   try {
     await gitOk(dir, base ? ["read-tree", base] : ["read-tree", "--empty"], { env });
     const contents = entries.filter(
-      (e): e is Extract<NewEntry, { content: string }> => "content" in e,
+      (e): e is Extract<NewEntry, { content: string | Buffer }> => "content" in e,
     );
     const files = contents.map((e, i) => {
       const f = path.join(scratch, `blob-${i}`);

@@ -30,6 +30,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { git, gitOk } from "./git";
+import { protectionOf } from "./protection";
 import { HttpError, type Route, type StandInContext } from "./server";
 
 type Visibility = "public" | "private" | "internal";
@@ -67,6 +68,12 @@ export interface NewRepository {
   readonly autoInit?: boolean;
   /** GitHub's defaults otherwise, except `visibility`: private. */
   readonly settings?: Partial<RepoSettings>;
+  /**
+   * Eventual consistency: this many reads of the new repository's refs
+   * (`GET …/git/ref/heads/{b}`) answer 404 before it shows them, as GitHub may right after a
+   * create. Default `StandInOptions.invisibleRefReads` (0).
+   */
+  readonly invisibleRefReads?: number;
 }
 
 export interface DeployKey {
@@ -587,7 +594,7 @@ async function updateRepository(
   return [200, await repositoryJson(ctx, o, finalName)];
 }
 
-/** GitHub's "Branch With Protection", for an unprotected branch. */
+/** GitHub's "Branch With Protection" (protection.ts says whether it is protected). */
 async function branchJson(ctx: StandInContext, dir: string, o: string, r: string, name: string) {
   const sha = await ctx.readRef(dir, `refs/heads/${name}`);
   if (!sha) throw new HttpError(404, "Branch not found");
@@ -619,9 +626,9 @@ async function branchJson(ctx: StandInContext, dir: string, o: string, r: string
       })),
     },
     _links: { self: `${api}/branches/${name}`, html: `${ctx.base}/${o}/${r}/tree/${name}` },
-    protected: false,
+    protected: protectionOf(dir, `refs/heads/${name}`) !== undefined,
     protection: {
-      enabled: false,
+      enabled: protectionOf(dir, `refs/heads/${name}`) !== undefined,
       required_status_checks: { enforcement_level: "off", contexts: [], checks: [] },
     },
     protection_url: `${api}/branches/${name}/protection`,

@@ -5,21 +5,49 @@
  * and the end-to-end run all talk HTTP to it, and it records every request.
  *
  * Paths work with and without GitHub Enterprise Server's `/api/v3` prefix. Control routes
- * under `/_standin/` (no auth) create repositories, inject faults and read the log. The
- * repository, branch, deploy key and account endpoints the Pulumi GitHub provider calls are
- * in rest.ts, with the state they keep next to each bare repository. GitHub Apps (JWTs,
- * installation tokens, their repositories) are in apps.ts; git over smart HTTP, as
- * `http://<host>/<owner>/<repo>.git`, in smarthttp.ts.
+ * under `/_standin/` (no auth) create repositories, protect branches, inject faults and read
+ * the log. The repository, branch, deploy key and account endpoints the Pulumi GitHub
+ * provider calls are in rest.ts, with the state they keep next to each bare repository.
+ * GitHub Apps (JWTs, installation tokens, their repositories) are in apps.ts; git over smart
+ * HTTP, as `http://<host>/<owner>/<repo>.git`, in smarthttp.ts.
+ *
+ * The states GitHub documents that a writer must cope with, each switched on by a test:
+ * - a protected branch (`protectBranch`, or `POST /_standin/protect` with `{owner, repo,
+ *   branch, kind}`): a ref update to it is a 422 with GitHub's message for classic branch
+ *   protection ("Protected branch update failed for refs/heads/main.") or for a ruleset
+ *   ("Repository rule violations found\n\nChanges must be made through a pull request."),
+ *   even with `force`; a `git push` to it is refused (GH006 / GH013); protection.ts.
+ * - an empty repository (`createRepo(o, r, { autoInit: false })`, or a create without
+ *   `auto_init`): every Git Data endpoint (refs, trees, commits) answers 409 "Git Repository
+ *   is empty." until the first commit, which a push or the Contents API makes (`PUT
+ *   …/contents/{path}`; its branch becomes the default, as on GitHub).
+ * - a new repository not readable yet (`invisibleRefReads`, per repository at create or as
+ *   the default of every create): its first N ref reads (`GET …/git/ref/heads/{b}`) are 404.
  *
  *   tsx test/github-standin/server.ts --root <dir> [--port 0] [--token <t>] [--user <login>]
- *     [--authorized-keys <file>] [--git-shell <path>]
+ *     [--authorized-keys <file>] [--git-shell <path>] [--invisible-ref-reads <n>]
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import type { AddressInfo } from "node:net";
-import { git, gitOk, lsTree, objectType, writeTree, type NewEntry } from "./git";
+import {
+  git,
+  gitOk,
+  isEmptyRepo,
+  lsTree,
+  objectType,
+  writeTree,
+  ZERO_SHA,
+  type NewEntry,
+} from "./git";
+import {
+  protectBranch as protect,
+  protectedMessage,
+  protectionOf,
+  type ProtectionKind,
+} from "./protection";
 import {
   initRepoState,
   repositoryJson,
@@ -96,6 +124,11 @@ export interface StandInOptions {
   readonly authorizedKeysFile?: string;
   /** The forced command of those lines (e2e/git-ssh-shell). */
   readonly gitShell?: string;
+  /**
+   * Eventual consistency: the first N ref reads of every repository created from now on
+   * answer 404 (`NewRepository.invisibleRefReads` sets it per repository). Default 0.
+   */
+  readonly invisibleRefReads?: number;
 }
 
 export interface GitCommitJson {
@@ -141,13 +174,22 @@ export interface StandIn {
   readonly requests: RecordedRequest[];
   /**
    * A repository with one commit on `main` (README.md), as `auto_init` makes it (none with
-   * `autoInit: false`); private unless `settings` say otherwise.
+   * `autoInit: false`: an empty repository, 409 on the Git Data API); private unless
+   * `settings` say otherwise; `invisibleRefReads` 404s first.
    */
   createRepo(owner: string, name: string, init?: NewRepository): Promise<void>;
+  /**
+   * Makes `branch` refuse direct updates as GitHub does when it requires pull requests:
+   * `kind` picks classic branch protection or a ruleset, and so GitHub's message.
+   */
+  protectBranch(owner: string, repo: string, branch: string, kind: ProtectionKind): void;
   repoDir(owner: string, name: string): string;
   addFault(f: Fault): void;
   close(): Promise<void>;
 }
+
+/** GitHub's 409 on the Git Data API of a repository without a commit. */
+const EMPTY_REPOSITORY = "Git Repository is empty.";
 
 const SECONDARY_LIMIT =
   "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.";
@@ -183,6 +225,8 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
   const locks = new Locks();
+  /** Bare directory -> ref reads still answered 404 (eventual consistency after a create). */
+  const invisible = new Map<string, number>();
   let base = "";
 
   const repoDir = (owner: string, name: string) => path.join(root, owner, `${name}.git`);
@@ -224,6 +268,29 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
       await initRepoState(ctx, owner, name, init.settings);
       installPostReceive(ctx, owner, name);
     });
+    const lag = init.invisibleRefReads ?? options.invisibleRefReads ?? 0;
+    if (lag > 0) invisible.set(dir, lag);
+  }
+
+  /** GitHub's 409 for a repository without a commit, where the Git Data API needs one. */
+  async function notEmpty(dir: string): Promise<void> {
+    if (await isEmptyRepo(dir)) throw new HttpError(409, EMPTY_REPOSITORY);
+  }
+
+  /** Whether this ref read is one the repository still answers 404 (and counts it). */
+  function stillInvisible(dir: string): boolean {
+    const left = invisible.get(dir) ?? 0;
+    if (left <= 0) return false;
+    if (left === 1) invisible.delete(dir);
+    else invisible.set(dir, left - 1);
+    return true;
+  }
+
+  function protectBranch(o: string, r: string, branch: string, kind: ProtectionKind): void {
+    if (kind !== "protection" && kind !== "ruleset") {
+      throw new HttpError(422, `kind must be "protection" or "ruleset"`);
+    }
+    protect(existing(o, r), branch, kind);
   }
 
   /** A ref moved: GitHub's push event goes to the repository's webhooks, after the answer. */
@@ -319,8 +386,12 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
       /^\/repos\/([^/]+)\/([^/]+)\/git\/ref\/(heads\/.+)$/,
       async ([, o, r, ref]) => {
         const dir = existing(o, r);
+        if (stillInvisible(dir)) throw new HttpError(404, "Not Found");
         const sha = await readRef(dir, `refs/${ref}`);
-        if (!sha) throw new HttpError(404, "Not Found");
+        if (!sha) {
+          await notEmpty(dir);
+          throw new HttpError(404, "Not Found");
+        }
         return [200, refJson(o, r, `refs/${ref}`, sha)];
       },
     ],
@@ -329,7 +400,10 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
       /^\/repos\/([^/]+)\/([^/]+)\/git\/commits\/([0-9a-f]{40})$/,
       async ([, o, r, sha]) => {
         const dir = existing(o, r);
-        if ((await objectType(dir, sha)) !== "commit") throw new HttpError(404, "Not Found");
+        if ((await objectType(dir, sha)) !== "commit") {
+          await notEmpty(dir);
+          throw new HttpError(404, "Not Found");
+        }
         return [200, await commitJson(dir, o, r, sha)];
       },
     ],
@@ -339,7 +413,10 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
       async ([, o, r, treeish], _b, query) => {
         const dir = existing(o, r);
         const resolved = await git(dir, ["rev-parse", "--verify", "--quiet", `${treeish}^{tree}`]);
-        if (resolved.code !== 0) throw new HttpError(404, "Not Found");
+        if (resolved.code !== 0) {
+          await notEmpty(dir);
+          throw new HttpError(404, "Not Found");
+        }
         const sha = resolved.stdout.trim();
         const recursive =
           query.has("recursive") && !["0", "false"].includes(query.get("recursive")!);
@@ -363,6 +440,7 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
       /^\/repos\/([^/]+)\/([^/]+)\/git\/trees$/,
       async ([, o, r], body) => {
         const dir = existing(o, r);
+        await notEmpty(dir);
         const entries = body.tree;
         if (!Array.isArray(entries))
           throw new HttpError(422, 'Invalid request.\n\n"tree" wasn\'t supplied.');
@@ -401,6 +479,7 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
       /^\/repos\/([^/]+)\/([^/]+)\/git\/commits$/,
       async ([, o, r], body) => {
         const dir = existing(o, r);
+        await notEmpty(dir);
         const tree = body.tree as string;
         if ((await objectType(dir, tree)) !== "tree")
           throw new HttpError(422, "Tree SHA does not exist");
@@ -424,6 +503,7 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
       /^\/repos\/([^/]+)\/([^/]+)\/git\/refs$/,
       async ([, o, r], body) => {
         const dir = existing(o, r);
+        await notEmpty(dir);
         const ref = String(body.ref ?? "");
         const sha = String(body.sha ?? "");
         if (!/^refs\/heads\/.+/.test(ref))
@@ -446,12 +526,16 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
       /^\/repos\/([^/]+)\/([^/]+)\/git\/refs\/(heads\/.+)$/,
       async ([, o, r, ref], body) => {
         const dir = existing(o, r);
+        await notEmpty(dir);
         const sha = String(body.sha ?? "");
         if ((await objectType(dir, sha)) !== "commit")
           throw new HttpError(422, "Object does not exist");
         return locks.run(dir, async () => {
           const current = await readRef(dir, `refs/${ref}`);
           if (!current) throw new HttpError(422, "Reference does not exist");
+          // Protection refuses any update, fast forward or forced.
+          const kind = protectionOf(dir, `refs/${ref}`);
+          if (kind) throw new HttpError(422, protectedMessage(kind, `refs/${ref}`));
           if (body.force !== true && current !== sha) {
             const ff = await git(dir, ["merge-base", "--is-ancestor", current, sha]);
             if (ff.code !== 0) throw new HttpError(422, "Update is not a fast forward");
@@ -459,6 +543,107 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
           await gitOk(dir, ["update-ref", `refs/${ref}`, sha, current]);
           if (current !== sha) pushed(o, r, `refs/${ref}`, current, sha);
           return [200, refJson(o, r, `refs/${ref}`, sha)] as [number, unknown];
+        });
+      },
+    ],
+    // The Contents API's create or update of one file: one commit on the branch (default:
+    // the default branch). On an empty repository it makes the first commit and the branch,
+    // which the Git Data API cannot.
+    [
+      "PUT",
+      /^\/repos\/([^/]+)\/([^/]+)\/contents\/(.+)$/,
+      async ([, o, r, p], body) => {
+        const dir = existing(o, r);
+        for (const field of ["message", "content"]) {
+          if (typeof body[field] !== "string") {
+            throw new HttpError(422, `Invalid request.\n\n"${field}" wasn't supplied.`);
+          }
+        }
+        if (
+          p.startsWith("/") ||
+          p.endsWith("/") ||
+          p.split("/").some((c) => c === "" || c === "..")
+        ) {
+          throw new HttpError(422, "path contains a malformed path component");
+        }
+        const b64 = (body.content as string).replace(/\s/g, "");
+        if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) {
+          throw new HttpError(422, "content is not valid Base64");
+        }
+        const content = Buffer.from(b64, "base64");
+        return locks.run(dir, async () => {
+          const head = await git(dir, ["symbolic-ref", "--short", "HEAD"]);
+          const branch =
+            typeof body.branch === "string" && body.branch !== ""
+              ? body.branch
+              : head.code === 0
+                ? head.stdout.trim()
+                : "main";
+          const ref = `refs/heads/${branch}`;
+          const current = await readRef(dir, ref);
+          const empty = current === undefined && (await isEmptyRepo(dir));
+          if (current === undefined && !empty)
+            throw new HttpError(404, `Branch ${branch} not found`);
+          const kind = protectionOf(dir, ref);
+          if (kind) throw new HttpError(409, protectedMessage(kind, ref));
+          let existed: string | undefined;
+          if (current !== undefined) {
+            const at = await git(dir, ["rev-parse", "--verify", "--quiet", `${current}:${p}`]);
+            existed = at.code === 0 ? at.stdout.trim() : undefined;
+            if (existed !== undefined && body.sha === undefined) {
+              throw new HttpError(422, `Invalid request.\n\n"sha" wasn't supplied.`);
+            }
+            if (existed !== undefined && body.sha !== existed) {
+              throw new HttpError(409, `${p} does not match ${String(body.sha)}`);
+            }
+          }
+          const tree = await writeTree(dir, current ? `${current}^{tree}` : undefined, [
+            { path: p, mode: "100644", content },
+          ]);
+          const parents = current ? ["-p", current] : [];
+          const author = (body.author ?? body.committer) as
+            { name?: string; email?: string } | undefined;
+          const sha = (
+            await gitOk(dir, ["commit-tree", tree, ...parents, "-F", "-"], {
+              input: String(body.message),
+              env: identity(author),
+            })
+          ).trim();
+          await gitOk(dir, ["update-ref", ref, sha, current ?? ZERO_SHA]);
+          // GitHub: the first branch of an empty repository becomes its default branch.
+          if (empty) await gitOk(dir, ["symbolic-ref", "HEAD", ref]);
+          pushed(o, r, ref, current ?? ZERO_SHA, sha);
+          const blob = (await gitOk(dir, ["rev-parse", `${sha}:${p}`])).trim();
+          const c = await commitJson(dir, o, r, sha);
+          const name = p.split("/").pop()!;
+          return [
+            existed === undefined ? 201 : 200,
+            {
+              content: {
+                name,
+                path: p,
+                sha: blob,
+                size: content.length,
+                url: `${api(o, r)}/contents/${p}?ref=${branch}`,
+                html_url: `${base}/${o}/${r}/blob/${branch}/${p}`,
+                git_url: `${api(o, r)}/git/blobs/${blob}`,
+                download_url: `${base}/${o}/${r}/raw/${branch}/${p}`,
+                type: "file",
+                _links: {
+                  self: `${api(o, r)}/contents/${p}?ref=${branch}`,
+                  git: `${api(o, r)}/git/blobs/${blob}`,
+                  html: `${base}/${o}/${r}/blob/${branch}/${p}`,
+                },
+              },
+              commit: {
+                ...c,
+                parents: c.parents.map((x) => ({
+                  ...x,
+                  html_url: `${base}/${o}/${r}/commit/${x.sha}`,
+                })),
+              },
+            },
+          ] as [number, unknown];
         });
       },
     ],
@@ -485,12 +670,27 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
         // { owner, name, autoInit?, settings? }: settings as `PATCH /repos/{o}/{r}` takes them.
         const b = JSON.parse(text) as { owner: string; name: string } & NewRepository;
         try {
-          await createRepo(b.owner, b.name, { autoInit: b.autoInit, settings: b.settings });
+          await createRepo(b.owner, b.name, {
+            autoInit: b.autoInit,
+            settings: b.settings,
+            invisibleRefReads: b.invisibleRefReads,
+          });
         } catch (err) {
           if (!(err instanceof HttpError)) throw err;
           return send(err.status, { message: err.message, errors: err.errors });
         }
         return send(201, await repositoryJson(ctx, b.owner, b.name));
+      }
+      if (method === "POST" && url.pathname === "/_standin/protect") {
+        // { owner, repo, branch, kind: "protection" | "ruleset" }: protection.ts.
+        const b = JSON.parse(text) as { owner: string; repo: string; branch: string; kind: never };
+        try {
+          protectBranch(b.owner, b.repo, b.branch, b.kind);
+        } catch (err) {
+          if (!(err instanceof HttpError)) throw err;
+          return send(err.status, { message: err.message });
+        }
+        return send(204, undefined);
       }
       if (method === "GET" && url.pathname === "/_standin/requests") return send(200, requests);
       if (method === "DELETE" && url.pathname === "/_standin/requests") {
@@ -632,6 +832,7 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
     root,
     requests,
     createRepo,
+    protectBranch,
     repoDir,
     addFault: (f) => faults.push(f),
     close: () =>
@@ -652,7 +853,7 @@ if (require.main === module) {
   const root = arg("root");
   if (!root) {
     console.error(
-      "usage: tsx test/github-standin/server.ts --root <dir> [--port 0] [--token <t>] [--user <login>] [--authorized-keys <file>] [--git-shell <path>]",
+      "usage: tsx test/github-standin/server.ts --root <dir> [--port 0] [--token <t>] [--user <login>] [--authorized-keys <file>] [--git-shell <path>] [--invisible-ref-reads <n>]",
     );
     process.exit(2);
   }
@@ -663,6 +864,7 @@ if (require.main === module) {
     user: arg("user"),
     authorizedKeysFile: arg("authorized-keys"),
     gitShell: arg("git-shell"),
+    invisibleRefReads: Number(arg("invisible-ref-reads") ?? 0),
   }).then((s) => {
     console.log(s.url);
   });
