@@ -116,11 +116,18 @@ export class GitopsRepo extends pulumi.ComponentResource {
     }
 
     if (args.app !== undefined) {
-      // The App reads only the repositories its installation was given.
+      // The App reads only the repositories its installation was given. The grant is shared:
+      // every environment's stack declares the same one (same installation, same repos), and
+      // the provider's delete removes the repository from the installation unconditionally
+      // (terraform-provider-github's RemoveRepository), so one stack's destroy, or one stack
+      // going back to deploy keys, would cut off every other environment's Flux. So no stack
+      // ever removes it: a create on a repository already granted is a no-op on GitHub (204),
+      // and taking the App away from the repos is the installation owner's act (README
+      // "GitHub App mode").
       this.access = new github.AppInstallationRepository(
         `${name}-app-access`,
         { installationId: String(args.app.installationId), repository: repository.name },
-        { parent: this },
+        { parent: this, retainOnDelete: true },
       );
       this.fluxCredentials = pulumi.secret(
         pulumi

@@ -12,7 +12,7 @@
  */
 import type { PlatformConfig, ServiceConfig } from "./config";
 import type { RepoFile } from "./platformRepo";
-import { configMapName } from "./names";
+import { DEVELOPER_BASE, configMapName } from "./names";
 import { yamlFile } from "./yaml";
 
 /** The keys of the generated ConfigMap and the files they come from (relative to `<svc>/<env>`). */
@@ -66,7 +66,10 @@ function envKustomization(s: ServiceConfig, env: string): string {
       configMapGenerator: [
         {
           name: configMapName(s.name),
-          files: [`${CONFIG_KEYS.base}=../base/config.yaml`, `${CONFIG_KEYS.override}=config.yaml`],
+          files: [
+            `${CONFIG_KEYS.base}=../${DEVELOPER_BASE}/config.yaml`,
+            `${CONFIG_KEYS.override}=config.yaml`,
+          ],
         },
       ],
     },
@@ -147,7 +150,7 @@ export function renderDeveloperRepo(cfg: PlatformConfig): RepoFile[] {
   for (const s of cfg.services) {
     files.push(
       {
-        path: `${s.name}/base/config.yaml`,
+        path: `${s.name}/${DEVELOPER_BASE}/config.yaml`,
         content: baseConfig(s),
         mode: "scaffold",
         shared: true,

@@ -14,6 +14,13 @@ import type { MinikubeCluster } from "./config";
 export const CREATED_MARK = "created";
 
 /**
+ * minikube's metrics-server addon is off by default, and without it a HorizontalPodAutoscaler
+ * never scales (it reads CPU from the metrics API) while Flux still reports the HPA Ready.
+ * It is turned on for every profile (a few MiB), so a service can be autoscaled at any time.
+ */
+const ADDONS = `minikube addons enable metrics-server --profile "$PROFILE" >&2`;
+
+/**
  * Create: leave a running profile as it is (a second `pulumi up`, or a profile the user
  * already had); otherwise start it, which also resumes a stopped or half-created profile.
  * `--keep-context` leaves the user's current kube context alone. minikube's own output goes
@@ -27,6 +34,7 @@ else
   minikube start --profile "$PROFILE" --driver "$DRIVER" --cpus "$CPUS" --memory "$MEMORY" \\
     --kubernetes-version "$KUBERNETES_VERSION" --keep-context >&2
 fi
+${ADDONS}
 echo ${CREATED_MARK}
 `;
 
@@ -37,6 +45,7 @@ echo ${CREATED_MARK}
 export const UPDATE_SCRIPT = `set -euo pipefail
 minikube start --profile "$PROFILE" --driver "$DRIVER" --cpus "$CPUS" --memory "$MEMORY" \\
   --kubernetes-version "$KUBERNETES_VERSION" --keep-context >&2
+${ADDONS}
 echo ${CREATED_MARK}
 `;
 

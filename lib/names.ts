@@ -31,3 +31,45 @@ export const platformRoot = (environment: string): string => `environments/${env
 
 /** Annotation that makes the Pulumi Kubernetes provider wait for Flux to report Ready. */
 export const WAIT_FOR_READY = { "pulumi.com/waitFor": "condition=Ready" } as const;
+
+/**
+ * Folders the platform repo keeps under `environments/<env>/apps/` beside one folder per
+ * service (`apps/<service>/`): the generic Deployment and Service, and the route component.
+ */
+export const APPS_BASE = "base";
+export const APPS_COMPONENTS = "components";
+/** The developer repo's shared folder per service, beside one folder per environment. */
+export const DEVELOPER_BASE = "base";
+/**
+ * The webhook receiver's HTTPRoute in the app namespace (beside one route per service, named
+ * as the service) and its ReferenceGrant in flux-system.
+ */
+export const RECEIVER_ROUTE = "flux-webhook-receiver";
+
+/**
+ * The names a service may not take, each with what it would collide with. Derived from what
+ * the renderers write: paths (`apps/<service>/` beside `apps/base/` and `apps/components/`)
+ * and object names (the service's HTTPRoute `<service>` beside the receiver's route). Every
+ * other name a service renders is prefixed or suffixed per service (`app-<service>`,
+ * `config-<service>`, `<service>-config`), so two services never collide with each other.
+ */
+export const RESERVED_SERVICE_NAMES: Readonly<Record<string, string>> = {
+  [APPS_BASE]: `the platform repo's shared folder apps/${APPS_BASE}/ (every service's Deployment and Service)`,
+  [APPS_COMPONENTS]: `the platform repo's folder apps/${APPS_COMPONENTS}/ (the route component)`,
+  [RECEIVER_ROUTE]: `the webhook receiver's HTTPRoute ${RECEIVER_ROUTE} in the app namespace`,
+};
+
+/**
+ * The names an environment may not take: the developer repo keeps `<service>/<env>/` beside
+ * `<service>/base/`, so an environment `base` would share every service's base config.
+ */
+export const RESERVED_ENVIRONMENT_NAMES: Readonly<Record<string, string>> = {
+  [DEVELOPER_BASE]: `every service's shared folder <service>/${DEVELOPER_BASE}/ in the developer repo`,
+};
+
+/** Why `name` cannot be a service or environment name, or undefined when it can. */
+export function nameCollision(kind: "service" | "environment", name: string): string | undefined {
+  const reserved = kind === "service" ? RESERVED_SERVICE_NAMES : RESERVED_ENVIRONMENT_NAMES;
+  const what = Object.hasOwn(reserved, name) ? reserved[name] : undefined;
+  return what && `\`${name}\` is reserved: it collides with ${what}; choose another ${kind} name`;
+}

@@ -9,6 +9,7 @@ import type { PlatformConfig } from "./config";
 import { GATEWAY } from "./gateway";
 import {
   FLUX_NAMESPACE,
+  RECEIVER_ROUTE,
   REPO_ROLES,
   appKustomizationName,
   configKustomizationName,
@@ -118,7 +119,7 @@ export function receiverRouteHost(cfg: PlatformConfig): string | undefined {
 function receiverRoute(cfg: PlatformConfig): K8sObject[] {
   const host = receiverRouteHost(cfg);
   if (host === undefined) return [];
-  const name = "flux-webhook-receiver";
+  const name = RECEIVER_ROUTE;
   return [
     {
       apiVersion: "gateway.networking.k8s.io/v1",

@@ -95,6 +95,7 @@ describe("config loader", () => {
           limits: { cpu: "1500m", memory: "1Gi" },
         },
         env: { LOG_LEVEL: "debug", WORKERS: 4, TRACING: false },
+        command: ["./podinfo"],
         args: ["--level=debug"],
         readinessPath: "/readyz",
         livenessPath: "/healthz",
@@ -108,6 +109,7 @@ describe("config loader", () => {
         limits: { cpu: "1500m", memory: "1Gi" },
       },
       env: { LOG_LEVEL: "debug", WORKERS: "4", TRACING: "false" },
+      command: ["./podinfo"],
       args: ["--level=debug"],
       readinessPath: "/readyz",
       livenessPath: "/healthz",
@@ -364,7 +366,7 @@ describe("config loader", () => {
       [
         "unknown service field",
         withService({ ...svc, replica: 2 }),
-        /^services\.beetle\.replica: unknown key `replica` \(allowed: image, tag, port, replicas, ingress, resources, env, args, readinessPath, livenessPath, autoscaling\)$/,
+        /^services\.beetle\.replica: unknown key `replica` \(allowed: image, tag, port, replicas, ingress, resources, env, command, args, readinessPath, livenessPath, autoscaling\)$/,
       ],
       [
         "fluxVersion range",
@@ -697,6 +699,79 @@ describe("config loader", () => {
         expect(found, found.join("\n")).to.have.length(1);
         expect(found[0]).to.match(expected);
       });
+    }
+  });
+});
+
+describe("config: credentials in a service's env are refused (they would reach Git in clear)", () => {
+  const refused = (env: Record<string, unknown>): string[] =>
+    problems(withService({ ...svc, env })).filter((p) => p.startsWith("services.beetle.env."));
+  const HINT = "the platform does not carry secrets yet";
+
+  for (const [name, value, says] of [
+    ["DB_PASSWORD", "hunter2", "`DB_PASSWORD` names a credential"],
+    ["AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "names a credential"],
+    ["STRIPE_API_KEY", "abc", "names a credential"],
+    ["SOME_VALUE", `ghp_${"a1B2".repeat(9)}`, "looks like a GitHub token"],
+    ["UPSTREAM", `github_pat_${"x".repeat(30)}`, "looks like a GitHub fine-grained token"],
+    ["KEY_ID", "AKIAIOSFODNN7EXAMPLE", "looks like an AWS access key id"],
+    ["TLS", "-----BEGIN RSA PRIVATE KEY-----\nMIIB", "looks like a private key"],
+    ["DATABASE_URL", "postgres://app:s3cret@db:5432/app", "looks like a URL with a password"],
+  ]) {
+    it(`${name}: ${says}, and says where secrets go`, () => {
+      const p = refused({ [name]: value });
+      expect(p).to.have.length(1);
+      expect(p[0]).to.contain(says);
+      expect(p[0]).to.contain(HINT);
+      // The value itself is never repeated in the message.
+      if (value.length > 8) expect(p[0]).to.not.contain(value);
+    });
+  }
+
+  it("keeps plain settings, numbers under credential-like names, and URLs without a password", () => {
+    expect(() =>
+      loadConfig(
+        withService({
+          ...svc,
+          env: {
+            PODINFO_UI_MESSAGE: "hello",
+            TOKEN_TTL: 3600,
+            LOG_LEVEL: "debug",
+            DATABASE_URL: "postgres://db:5432/app",
+            KEYBOARD: "qwerty",
+          },
+        }),
+        "dev",
+      ),
+    ).to.not.throw();
+  });
+});
+
+describe("config: container command and args", () => {
+  it("refuses args alone on an image without ENTRYPOINT (podinfo), saying what would run", () => {
+    const p = problems(withService({ ...svc, args: ["--level=debug"] }));
+    expect(p).to.deep.equal([
+      'services.beetle.args: `["--level=debug"]` would replace the program: ghcr.io/stefanprodan/podinfo has no ENTRYPOINT (its CMD is `["./podinfo"]`), so the container would run `--level=debug`; set `command: ["./podinfo"]` as well, or use podinfo\'s PODINFO_* env (e.g. PODINFO_LEVEL: debug)',
+    ]);
+  });
+
+  it("takes args with a command, and args alone on other images", () => {
+    expect(() =>
+      loadConfig(withService({ ...svc, command: ["./podinfo"], args: ["--level=debug"] }), "dev"),
+    ).to.not.throw();
+    expect(() =>
+      loadConfig(withService({ image: "ghcr.io/acme/api", tag: "1.0.0", args: ["--x"] }), "dev"),
+    ).to.not.throw();
+  });
+
+  it("the example stacks only use settings their image runs with", () => {
+    for (const stack of ["dev", "prd"]) {
+      const doc = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as {
+        config: Record<string, Record<string, { args?: string[]; command?: string[] }>>;
+      };
+      for (const [name, s] of Object.entries(doc.config["flux-platform:services"])) {
+        expect(s.args === undefined || s.command !== undefined, `${stack} ${name}`).to.equal(true);
+      }
     }
   });
 });

@@ -267,6 +267,7 @@ describe("per-service settings", () => {
     };
   };
   type Container = {
+    command?: string[];
     args?: string[];
     env: { name: string; value: string }[];
     resources: object;
@@ -331,7 +332,7 @@ describe("per-service settings", () => {
       expect(evaluate(p.expression, { object: pod }), p.name).to.equal(true);
   });
 
-  it("writes nothing for a service on the defaults, a PDB only from two pods, args where set", () => {
+  it("writes nothing for a service on the defaults, a PDB only from two pods, env where set", () => {
     const prd = loadStackFile(ROOT, "prd");
     const sonar = appObjects(prd, "sonar", "settings-sonar");
     expect(sonar.files.sort()).to.deep.equal(["kustomization.yaml", "pdb.yaml"]);
@@ -339,23 +340,33 @@ describe("per-service settings", () => {
     expect(appObjects(dev, "tiger", "settings-tiger").files).to.deep.equal(["kustomization.yaml"]);
     const beetle = appObjects(dev, "beetle", "settings-dev");
     expect(beetle.files.sort()).to.deep.equal(["deployment-patch.yaml", "kustomization.yaml"]);
-    expect(container(beetle.objects).args).to.deep.equal(["--level=debug"]);
+    expect(container(beetle.objects).args).to.equal(undefined);
+    expect(container(beetle.objects).env).to.deep.include({
+      name: "PODINFO_LEVEL",
+      value: "debug",
+    });
     expect(beetle.objects.map((o) => o.kind)).to.not.include("PodDisruptionBudget");
   });
 
-  it("keeps a literal `${...}` in env and args through Flux's substitution", () => {
+  it("keeps a literal `${...}` in env, command and args through Flux's substitution", () => {
     const dev = loadStackFile(ROOT, "dev");
     const cfg = {
       ...dev,
       services: dev.services.map((s) =>
         s.name === "tiger"
-          ? { ...s, env: { GREETING: "hello ${USER}" }, args: ["--path=${HOME}/x"] }
+          ? {
+              ...s,
+              env: { GREETING: "hello ${USER}" },
+              command: ["./podinfo"],
+              args: ["--path=${HOME}/x"],
+            }
           : s,
       ),
     };
     const c = container(appObjects(cfg, "tiger", "settings-literal").objects);
     expect(c.env.find((e) => e.name === "GREETING")!.value).to.equal("hello ${USER}");
     expect(c.args).to.deep.equal(["--path=${HOME}/x"]);
+    expect(c.command).to.deep.equal(["./podinfo"]);
   });
 });
 

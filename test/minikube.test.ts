@@ -66,6 +66,7 @@ function runOnRunningProfile(script: string): ReturnType<typeof run> {
 }
 
 const START = `minikube start --profile minikube-dev --driver docker --cpus 2 --memory 4096mb --kubernetes-version v1.34.0 --keep-context`;
+const METRICS = "minikube addons enable metrics-server --profile minikube-dev";
 
 describe("minikube scripts against recording doubles", () => {
   beforeEach(() => {
@@ -76,8 +77,18 @@ describe("minikube scripts against recording doubles", () => {
     const r = run(CREATE_SCRIPT);
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.equal(`${CREATED_MARK}\n`);
-    expect(calls()).to.deep.equal(["minikube status --profile minikube-dev", START]);
+    expect(calls()).to.deep.equal(["minikube status --profile minikube-dev", START, METRICS]);
     expect(profileState()).to.equal("running");
+  });
+
+  it("turns on metrics-server (off by default in minikube), without which no HPA ever scales", () => {
+    for (const script of [CREATE_SCRIPT, UPDATE_SCRIPT]) {
+      fs.rmSync(path.join(state, "calls"), { force: true });
+      expect(run(script).status).to.equal(0);
+      expect(calls().slice(-1)).to.deep.equal([METRICS]);
+      const addons = fs.readFileSync(path.join(state, "addons", cluster.profile), "utf8");
+      expect(addons).to.contain("metrics-server");
+    }
   });
 
   it("create on a running profile neither fails nor starts it again", () => {
@@ -103,7 +114,7 @@ describe("minikube scripts against recording doubles", () => {
   it("update runs minikube start on the existing profile (in-place Kubernetes upgrade)", () => {
     const r = runOnRunningProfile(UPDATE_SCRIPT);
     expect(r.stderr).to.contain("restarting minikube-dev");
-    expect(calls().slice(-1)).to.deep.equal([START]);
+    expect(calls().slice(-2)).to.deep.equal([START, METRICS]);
   });
 
   it("delete removes the profile", () => {

@@ -567,6 +567,14 @@ describe("program under mocks: GitHub App mode", () => {
     await runProgram();
   });
 
+  it("never takes a grant away on destroy: every environment's Flux reads with the same one", () => {
+    const grants = byType("github:index/appInstallationRepository:AppInstallationRepository");
+    expect(grants).to.have.length(2);
+    // The provider's delete is RemoveRepository with no check: prd's destroy (or prd going
+    // back to deploy keys) would cut dev off.
+    for (const g of grants) expect(g.retainOnDelete, g.name).to.equal(true);
+  });
+
   it("grants the App's installation both repos, makes no deploy key, keeps the App's key secret", () => {
     const grants = byType("github:index/appInstallationRepository:AppInstallationRepository");
     expect(grants.map((g) => [g.inputs.installationId, g.inputs.repository]).sort()).to.deep.equal([

@@ -11,7 +11,7 @@
  *   new port (the controllers, like pods in a real profile, reach the API server directly).
  *   `--keep-context` is honoured: the current context is never changed.
  * - `status -p P`: exit 0 running, 7 stopped, 85 no such profile.
- * - `stop -p P`, `delete -p P`, `profile list --output json`.
+ * - `stop -p P`, `delete -p P`, `profile list --output json`, `addons enable X -p P`.
  *
  * State lives in $FLUX_PLATFORM_MINIKUBE_HOME; the toolchain comes from
  * $FLUX_PLATFORM_TOOLCHAIN. Everything it starts runs detached and is stopped by `stop`,
@@ -279,6 +279,11 @@ export async function main(argv: string[]): Promise<number> {
       return status(profile);
     case "profile":
       return profileList();
+    case "addons":
+      // Recorded, not run: kwok runs no pods (an HPA is accepted, never scaled, here).
+      if (!load(profile)) return STATUS.gone;
+      console.log(`* The '${argv[2]}' addon is enabled`);
+      return 0;
     default:
       console.error(`minikube double: unsupported command: ${argv.join(" ")}`);
       return 64;

@@ -4,7 +4,8 @@
  * The loader takes raw values keyed by their full Pulumi config key (`github:owner`,
  * `flux-platform:services`, ...). `index.ts` feeds it `pulumi.runtime.allConfig()` (values
  * are strings there, structured ones JSON-encoded); `npm run render` feeds it the `config:`
- * block of `Pulumi.<stack>.yaml` (values already parsed). Every problem is collected and
+ * block of `Pulumi.<stack>.yaml` in the same shape (lib/render.ts `readStackFile`), with a
+ * `secure:` value as `ENCRYPTED`: set, not decrypted. Every problem is collected and
  * reported at once, each naming the key, the value given and what is allowed.
  *
  * This module holds the key table, the loader and the checks that span keys; the schemas of
@@ -13,6 +14,7 @@
  * from here.
  */
 import { z } from "zod";
+import { nameCollision } from "../names";
 import { type ClusterConfig, clusterSchema, kubeconfigSchema, minikubeSchema } from "./cluster";
 import {
   componentsSchema,
@@ -172,10 +174,15 @@ export class ConfigError extends Error {
  */
 const KEYS = {
   environment: {
-    schema: z.string().refine((v) => DNS_LABEL.test(v) && v.length <= MAX_ENVIRONMENT_NAME, {
-      error: (i) =>
-        `${show(i.input)} is not an environment name (DNS-1123 label: lowercase a-z, 0-9 and '-', at most ${MAX_ENVIRONMENT_NAME} characters so that \`minikube-<environment>\` stays a label)`,
-    }),
+    schema: z
+      .string()
+      .refine((v) => DNS_LABEL.test(v) && v.length <= MAX_ENVIRONMENT_NAME, {
+        error: (i) =>
+          `${show(i.input)} is not an environment name (DNS-1123 label: lowercase a-z, 0-9 and '-', at most ${MAX_ENVIRONMENT_NAME} characters so that \`minikube-<environment>\` stays a label)`,
+      })
+      .refine((v) => nameCollision("environment", v) === undefined, {
+        error: (i) => nameCollision("environment", String(i.input))!,
+      }),
     json: false,
   },
   policyMode: { schema: z.enum(POLICY_MODES).default("audit"), json: false },
@@ -250,6 +257,12 @@ type Key = keyof typeof KEYS;
  * (`pulumi config set --secret`), so their values never enter the validated config.
  */
 export const SECRET_KEYS = ["commitStatusToken", "githubAppPrivateKey"];
+/**
+ * A secret as `npm run render` reads it from the stack file: set (`secure: <ciphertext>`) but
+ * not decrypted. The checks count it as present and skip its content, which the program
+ * checks under Pulumi, where the engine hands over the decrypted value.
+ */
+export const ENCRYPTED: unique symbol = Symbol("encrypted secret");
 export const CONFIG_KEYS = Object.keys(KEYS) as Key[];
 
 /** Defaults of the keys that have one: checked against `Pulumi.yaml` by a test. */
@@ -373,6 +386,8 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
           `services.${name}: ${show(name)} is not a valid service name (lowercase a-z, 0-9 and '-', starting with a letter, at most ${MAX_SERVICE_NAME} characters so that \`config-${name}\` stays a valid label value)`,
         );
       }
+      const collision = nameCollision("service", name);
+      if (collision) problems.push(`services.${name}: ${collision}`);
     }
   }
 
@@ -414,7 +429,7 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
       problems.push(
         "githubAppPrivateKey: is required when `gitAuth` is githubApp (secret: `pulumi config set --secret flux-platform:githubAppPrivateKey < app.pem`)",
       );
-    } else {
+    } else if (appKey !== ENCRYPTED) {
       const why = appPrivateKeyProblem(appKey);
       if (why) problems.push(`githubAppPrivateKey: ${why}`);
     }
@@ -428,6 +443,7 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
   if (
     values.commitStatus === true &&
     !appMode &&
+    statusToken !== ENCRYPTED &&
     (typeof statusToken !== "string" || statusToken === "")
   ) {
     problems.push(
@@ -460,6 +476,14 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
       if (s.ingress && host.length > 253) {
         problems.push(
           `services.${name}: its host name \`${host}\` has ${host.length} characters, more than DNS allows (253); shorten \`ingressDomain\` or set \`ingress: false\``,
+        );
+      }
+      // The receiver's route takes its host on the same Gateway (lib/notifications.ts
+      // receiverRouteHost): a service there would share it with GitHub's webhooks.
+      const receiver = values.webhookReceiverUrl as string | undefined;
+      if (s.ingress && infrastructure?.gateway && receiver && new URL(receiver).hostname === host) {
+        problems.push(
+          `services.${name}: its host name \`${host}\` is the webhook receiver's (\`webhookReceiverUrl\`), which the platform routes on the same Gateway; rename the service, move the receiver to another host, or set \`ingress: false\``,
         );
       }
     }

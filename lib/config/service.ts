@@ -28,6 +28,12 @@ export interface ServiceConfig {
   };
   /** Plain environment variables (values as strings). */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * The container's `command` and `args`, as Kubernetes means them: `command` replaces the
+   * image's ENTRYPOINT, `args` its CMD. On an image without ENTRYPOINT (podinfo: only
+   * `CMD ["./podinfo"]`) `args` alone replace the program itself.
+   */
+  readonly command?: readonly string[];
   readonly args?: readonly string[];
   readonly readinessPath?: string;
   readonly livenessPath?: string;
@@ -98,6 +104,55 @@ const resourcesSchema = z
     }
   });
 
+/**
+ * Names that say a variable holds a credential: a `_`-separated word (`DB_PASSWORD`,
+ * `GITHUB_TOKEN`, `AWS_SECRET_ACCESS_KEY`) or a known pair (`API_KEY`, `PRIVATE_KEY`).
+ */
+const CREDENTIAL_WORDS = new Set([
+  "PASSWORD",
+  "PASSWD",
+  "PWD",
+  "SECRET",
+  "TOKEN",
+  "APIKEY",
+  "CREDENTIAL",
+  "CREDENTIALS",
+  "PASSPHRASE",
+]);
+const CREDENTIAL_PAIRS = /(^|_)(API|ACCESS|PRIVATE|SECRET|SIGNING|ENCRYPTION|CLIENT)_KEY($|_)/;
+
+/** Values that are credentials whatever their name: token formats and key material. */
+const CREDENTIAL_VALUES: readonly [RegExp, string][] = [
+  [/\b(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}/, "a GitHub token"],
+  [/\bgithub_pat_[A-Za-z0-9_]{20,}/, "a GitHub fine-grained token"],
+  [/\b(AKIA|ASIA)[0-9A-Z]{16}\b/, "an AWS access key id"],
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, "a private key"],
+  [/\bxox[abprs]-[A-Za-z0-9-]{10,}/, "a Slack token"],
+  [/\b(sk|rk)_live_[A-Za-z0-9]{16,}/, "a Stripe key"],
+  [/\bAIza[0-9A-Za-z_-]{35}\b/, "a Google API key"],
+  [/\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+/, "a JSON Web Token"],
+  [/[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i, "a URL with a password"],
+];
+
+/** Where a secret goes instead, until the platform carries secrets itself. */
+export const SECRETS_HINT =
+  "the platform does not carry secrets yet: keep it out of the stack config and Git (both are readable by everyone with the repo), and have the platform team create a Kubernetes Secret for it";
+
+/** Why `name=value` looks like a credential, or undefined. */
+export function credentialProblem(name: string, value: string): string | undefined {
+  const upper = name.toUpperCase();
+  // A number or boolean under such a name is a setting (`TOKEN_TTL: 3600`), not a secret.
+  const plain = /^(-?\d+(\.\d+)?|true|false)$/.test(value);
+  const named =
+    upper.split("_").some((w) => CREDENTIAL_WORDS.has(w)) || CREDENTIAL_PAIRS.test(upper);
+  if (named && !plain) {
+    return `${show(name)} names a credential; ${SECRETS_HINT}`;
+  }
+  const found = CREDENTIAL_VALUES.find(([re]) => re.test(value));
+  // The value is never quoted: it may be a real secret.
+  return found && `the value of ${show(name)} looks like ${found[1]}; ${SECRETS_HINT}`;
+}
+
 /** Set by the platform on every container; a service may not set them itself. */
 export const PLATFORM_ENV = ["SERVICE_NAME", "ENV", "CONFIG_DIR"];
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -125,6 +180,9 @@ const envSchema = z
           path: [name],
           message: `${show(value)} is not a plain value (a string, number or boolean); secrets stay out of the stack config and Git: mount them from a Secret the platform team manages`,
         });
+      } else {
+        const credential = credentialProblem(name, String(value));
+        if (credential) ctx.addIssue({ code: "custom", path: [name], message: credential });
       }
     }
   })
@@ -160,6 +218,10 @@ export const serviceSchema = z.strictObject({
   ingress: z.boolean().default(true),
   resources: resourcesSchema.prefault({}),
   env: envSchema.default({}),
+  command: z
+    .array(z.string())
+    .min(1, { error: "is empty (leave it out to keep the image's ENTRYPOINT)" })
+    .optional(),
   args: z.array(z.string()).optional(),
   /** HTTP readiness probe on the service's port; unset: TCP, as before. */
   readinessPath: httpPath.optional(),
@@ -168,8 +230,25 @@ export const serviceSchema = z.strictObject({
   autoscaling: autoscalingSchema.optional(),
 });
 
+/**
+ * Images whose Dockerfile has no ENTRYPOINT, with their CMD: `args` alone would replace the
+ * program (checked against the image's Dockerfile: podinfo's ends in `CMD ["./podinfo"]`).
+ */
+export const IMAGES_WITHOUT_ENTRYPOINT: Readonly<Record<string, readonly string[]>> = {
+  "ghcr.io/stefanprodan/podinfo": ["./podinfo"],
+  "stefanprodan/podinfo": ["./podinfo"],
+};
+
 /** The service's settings that need checking together, one issue each. */
 const checkedServiceSchema = serviceSchema.superRefine((s, ctx) => {
+  const cmd = IMAGES_WITHOUT_ENTRYPOINT[s.image];
+  if (cmd && s.args && !s.command) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["args"],
+      message: `${show(s.args)} would replace the program: ${s.image} has no ENTRYPOINT (its CMD is ${show(cmd)}), so the container would run ${show(s.args[0])}; set \`command: ${JSON.stringify(cmd)}\` as well${s.image.endsWith("podinfo") ? ", or use podinfo's PODINFO_* env (e.g. PODINFO_LEVEL: debug)" : ""}`,
+    });
+  }
   const a = s.autoscaling;
   if (!a) return;
   if (s.replicas === 0 && a.minReplicas === undefined) {

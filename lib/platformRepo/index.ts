@@ -15,7 +15,7 @@ import {
   type PlatformConfig,
 } from "../config";
 import { envoyGatewayInstall, gatewayObjects, httpRoute, routed } from "../gateway";
-import { platformRoot } from "../names";
+import { APPS_BASE, APPS_COMPONENTS, platformRoot } from "../names";
 import { yamlFile } from "../yaml";
 import { helmInstall } from "./infrastructure";
 import { POLICIES, validatingPolicy } from "./policies";
@@ -50,7 +50,7 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
   const on = cfg.infrastructure;
   const all: RepoFile[] = [
     {
-      path: "apps/base/kustomization.yaml",
+      path: `apps/${APPS_BASE}/kustomization.yaml`,
       content: yamlFile(
         [...MANAGED, "", "Generic manifests for every service: see README.md for the variables."],
         kustomization(["deployment.yaml", "service.yaml"], {
@@ -61,13 +61,13 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
       shared: true,
     },
     {
-      path: "apps/base/deployment.yaml",
+      path: `apps/${APPS_BASE}/deployment.yaml`,
       content: yamlFile(MANAGED, deployment()),
       mode: "sync",
       shared: true,
     },
     {
-      path: "apps/base/service.yaml",
+      path: `apps/${APPS_BASE}/service.yaml`,
       content: yamlFile(MANAGED, service()),
       mode: "sync",
       shared: true,
@@ -140,7 +140,7 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
       shared: true,
     },
     {
-      path: "apps/components/route/kustomization.yaml",
+      path: `apps/${APPS_COMPONENTS}/route/kustomization.yaml`,
       content: yamlFile(MANAGED, {
         apiVersion: "kustomize.config.k8s.io/v1alpha1",
         kind: "Component",
@@ -150,7 +150,7 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
       shared: true,
     },
     {
-      path: "apps/components/route/httproute.yaml",
+      path: `apps/${APPS_COMPONENTS}/route/httproute.yaml`,
       content: yamlFile(
         [...MANAGED, "", "A service's route on the environment's Gateway, at ${HOSTNAME}."],
         httpRoute(),
@@ -181,7 +181,7 @@ export function renderPlatformRepo(cfg: PlatformConfig): RepoFile[] {
     if (f.path.startsWith("infrastructure/controllers/")) return Object.values(on).some(Boolean);
     if (f.path.startsWith("infrastructure/policies/")) return on.kyverno;
     if (f.path.startsWith("infrastructure/gateway/")) return on.gateway;
-    if (f.path.startsWith("apps/components/route/")) {
+    if (f.path.startsWith(`apps/${APPS_COMPONENTS}/route/`)) {
       return cfg.services.some((s) => routed(cfg, s));
     }
     return true;

@@ -13,6 +13,7 @@
  */
 import { DEFAULT_RESOURCES, type PlatformConfig, type ServiceConfig } from "../config";
 import { routed } from "../gateway";
+import { APPS_BASE, APPS_COMPONENTS } from "../names";
 import { yamlFile } from "../yaml";
 import type { RepoFile } from "./index";
 import { MANAGED, PART_OF, kustomization } from "./templates";
@@ -48,6 +49,7 @@ function containerPatch(s: ServiceConfig): Record<string, unknown> | undefined {
       limits: { ...(r.limits.cpu ? { cpu: r.limits.cpu } : {}), memory: r.limits.memory },
     };
   }
+  if (s.command) c.command = s.command.map(literal);
   if (s.args) c.args = s.args.map(literal);
   const env = Object.entries(s.env);
   // Merged by name with the base's SERVICE_NAME, ENV and CONFIG_DIR.
@@ -143,7 +145,7 @@ export function serviceFiles(cfg: PlatformConfig, s: ServiceConfig): RepoFile[] 
       : []),
   ];
   const resources = [
-    "../base",
+    `../${APPS_BASE}`,
     ...extra
       .filter((f) => !f.path.endsWith("-patch.yaml"))
       .map((f) => f.path.slice(dir.length + 1)),
@@ -158,7 +160,7 @@ export function serviceFiles(cfg: PlatformConfig, s: ServiceConfig): RepoFile[] 
           `${s.name}: the generic base plus ${s.name}'s own settings (lib/platformRepo/services.ts).`,
         ],
         kustomization(resources, {
-          ...(routed(cfg, s) ? { components: ["../components/route"] } : {}),
+          ...(routed(cfg, s) ? { components: [`../${APPS_COMPONENTS}/route`] } : {}),
           ...(patch ? { patches: [{ path: "deployment-patch.yaml" }] } : {}),
         }),
       ),
