@@ -16,7 +16,7 @@ import {
   repositoryExists,
 } from "./components";
 import { configuredHostKeys, knownHosts } from "./lib/clusterObjects";
-import { ConfigError, loadConfig } from "./lib/config";
+import { ConfigError, loadConfig, placeholderProblem } from "./lib/config";
 import { routed, serviceHostname } from "./lib/gateway";
 import { publishedSshKeys } from "./lib/github/api";
 import { REPO_ROLES, type RepoRole } from "./lib/names";
@@ -25,7 +25,10 @@ import { renderStack } from "./lib/render";
 /** The validated config; bad config stops the program with every problem and no stack trace. */
 function loadStackConfig() {
   try {
-    return loadConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+    const cfg = loadConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+    const placeholder = placeholderProblem(cfg);
+    if (placeholder) throw new pulumi.RunError(placeholder);
+    return cfg;
   } catch (err) {
     if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
     throw err;

@@ -7,6 +7,7 @@
  *   infrastructure -> infrastructure-policies -> config-<svc> -> app-<svc>
  */
 import { GITHUB_SSH, type GitSshConfig, type PlatformConfig, type ServiceConfig } from "./config";
+import { imageRef } from "./config/service";
 import { CONFIG_VARIABLES } from "./developerRepo";
 import { routed, serviceHostname } from "./gateway";
 import { configAccount, configPolicy } from "./configAccess";
@@ -192,7 +193,7 @@ export function configVariables(
 export function appVariables(cfg: PlatformConfig, s: ServiceConfig): Record<string, string> {
   return {
     ...configVariables(cfg, s),
-    IMAGE: `${s.image}:${s.tag}`,
+    IMAGE: imageRef(s),
     PORT: String(s.port),
     REPLICAS: String(s.replicas),
     ...(routed(cfg, s) ? { HOSTNAME: serviceHostname(s.name, cfg.ingressDomain) } : {}),

@@ -100,6 +100,18 @@ You do not need to know Kubernetes or Flux to change it.
 
 To change a value everywhere, edit \`base/config.yaml\` instead.
 
+## What is not set here
+
+The image and its tag, the number of replicas and autoscaling, CPU and memory, environment
+variables, the container's command and arguments, and the health-check paths are the
+platform team's: they live in the platform's stack config (\`flux-platform:services\` in
+\`Pulumi.<env>.yaml\`, key \`${example}\` for ${example}) and reach the cluster through
+the platform repo, [${cfg.owner}/${cfg.platformRepo}](${cfg.githubUrl}/${cfg.owner}/${cfg.platformRepo}).
+To change one, ask the platform team (open an issue or a pull request there).
+
+No secrets here: everything in this repository is readable by everyone who can read it, and
+the platform does not carry secrets yet. Ask the platform team for a Kubernetes Secret.
+
 Each team's folder changes only its own service. Whatever is committed under
 \`${example}/\` can change the configuration of ${example} and nothing else: not another
 team's service, and nothing but configuration. Anything else is refused and shows up as a
@@ -115,8 +127,12 @@ ${
     ? "Within seconds of your push"
     : "Within the sync interval (a minute by default)"
 } Flux picks up the commit, rebuilds the service's configuration and
-the service's pods restart with it. Your service reads two files in \`/etc/config\`:
-\`base.yaml\` and \`override.yaml\`; values in \`override.yaml\` win.
+the service's pods restart with it.
+
+Your service reads the configuration itself: it gets two files in \`/etc/config\` (the
+folder is also in \`$CONFIG_DIR\`), \`base.yaml\` from \`base/config.yaml\` and
+\`override.yaml\` from \`<env>/config.yaml\`. Nothing merges them for you: read
+\`base.yaml\`, then let each top-level key of \`override.yaml\` replace the same key.
 
 ## Did it roll out?
 

@@ -9,8 +9,10 @@ import {
   MAX_SERVICE_NAME,
   configDefaults,
   loadConfig,
+  placeholderProblem,
   type RawConfig,
 } from "../lib/config";
+import { readStackFile, renderStack } from "../lib/render";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -773,5 +775,51 @@ describe("config: container command and args", () => {
         expect(s.args === undefined || s.command !== undefined, `${stack} ${name}`).to.equal(true);
       }
     }
+  });
+});
+
+describe("config: smaller refusals and acceptances", () => {
+  it("refuses a zero or sub-10s sync interval, naming it", () => {
+    expect(problems({ ...VALID, "flux-platform:syncInterval": "0s" })).to.deep.equal([
+      "syncInterval: `0s` is zero; the interval must be at least `10s` (e.g. `1m`)",
+    ]);
+    expect(problems({ ...VALID, "flux-platform:syncInterval": "500ms" })[0]).to.match(
+      /^syncInterval: `500ms` is shorter than `10s`/,
+    );
+    expect(
+      loadConfig({ ...VALID, "flux-platform:syncInterval": "1m30s" }, "dev").syncInterval,
+    ).to.equal("1m30s");
+  });
+
+  const digest = `sha256:${"ab12".repeat(16)}`;
+  for (const [tag, image] of [
+    [`6.15.0@${digest}`, `ghcr.io/stefanprodan/podinfo:6.15.0@${digest}`],
+    [digest, `ghcr.io/stefanprodan/podinfo@${digest}`],
+  ]) {
+    it(`takes an image pinned by digest (${tag.slice(0, 14)}...) and runs it as ${image.slice(29, 44)}...`, () => {
+      const cfg = loadConfig(withService({ ...svc, tag }), "dev");
+      const ks = renderStack(cfg).clusterObjects.find(
+        (o) => o.metadata.name === "app-beetle",
+      ) as unknown as {
+        spec: { postBuild: { substitute: Record<string, string> } };
+      };
+      expect(ks.spec.postBuild.substitute.IMAGE).to.equal(image);
+    });
+  }
+
+  it("still refuses latest, before a digest too, and a malformed digest", () => {
+    for (const tag of ["latest", `latest@${digest}`, "sha256:abc", `6.15.0@${digest}@x`]) {
+      expect(problems(withService({ ...svc, tag }))[0], tag).to.match(
+        /^services\.beetle\.tag: .* is not a pinned image tag/,
+      );
+    }
+  });
+
+  it("the example stacks carry the placeholder owner the program refuses", () => {
+    for (const stack of ["dev", "prd"]) {
+      const cfg = loadConfig(readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`)), stack);
+      expect(placeholderProblem(cfg), stack).to.match(/is the example stack's placeholder/);
+    }
+    expect(placeholderProblem(loadConfig(VALID, "dev"))).to.equal(undefined);
   });
 });

@@ -970,3 +970,31 @@ for (const stack of STACKS) {
     });
   });
 }
+
+describe("the developer repo's README answers a service team's first questions", () => {
+  const dev = loadStackFile(ROOT, "dev");
+  const readme = renderStack(dev).developerFiles.find((f) => f.path === "README.md")!.content;
+
+  it("says where the image tag, replicas, resources and env are set, and who to ask", () => {
+    for (const what of ["tag", "replicas", "CPU and memory", "environment\nvariables"]) {
+      expect(readme).to.contain(what);
+    }
+    expect(readme).to.contain("`flux-platform:services` in\n`Pulumi.<env>.yaml`");
+    expect(readme).to.contain(
+      `[${dev.owner}/${dev.platformRepo}](https://github.com/${dev.owner}/${dev.platformRepo})`,
+    );
+    expect(readme).to.contain("ask the platform team");
+  });
+
+  it("says the service reads base and override itself, and where the files are", () => {
+    expect(readme).to.contain("Your service reads the configuration itself");
+    expect(readme).to.contain("`/etc/config`");
+    expect(readme).to.contain("Nothing merges them for you");
+  });
+
+  it("says where to see the result of a commit, and that secrets do not go here", () => {
+    expect(readme).to.contain("## Did it roll out?");
+    expect(readme).to.contain("flux get kustomizations config-beetle");
+    expect(readme).to.contain("No secrets here");
+  });
+});

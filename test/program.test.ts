@@ -52,8 +52,15 @@ function engineConfig(stack: string): Record<string, string> {
   }
   // Secret config as the engine hands it over: decrypted.
   out["github:token"] = GITHUB_TOKEN;
+  // The team's own owner: the program refuses the example files' placeholder.
+  out["github:owner"] = OWNER;
   return out;
 }
+
+const OWNER = "acme";
+
+/** A stack file's config as the program sees it once the team set its owner. */
+const stackAsSet = (stack: string) => ({ ...loadStackFile(ROOT, stack), owner: OWNER });
 
 /** Runs the program (index.ts) afresh under the current mocks; resolves to its outputs. */
 async function runProgram(): Promise<Record<string, unknown>> {
@@ -133,7 +140,7 @@ for (const stack of ["dev", "prd"]) {
     let program: Record<string, unknown>;
 
     before(async () => {
-      rendered = renderStack(loadStackFile(ROOT, stack));
+      rendered = renderStack(stackAsSet(stack));
       await setMocks(stack, engineConfig(stack));
       program = await runProgram();
     });
@@ -519,7 +526,7 @@ describe("program under mocks: GitHub Enterprise Server, Flux already installed,
       (r) => r.name === "platform-source-gitrepository-flux-platform",
     )!;
     expect((repo.inputs.spec as { url: string }).url).to.equal(
-      "ssh://git@127.0.0.1:2222/your-github-org/flux_platform",
+      "ssh://git@127.0.0.1:2222/acme/flux_platform",
     );
     for (const s of byType("kubernetes:core/v1:Secret")) {
       const data = unwrap(s.inputs.stringData) as Record<string, string>;
@@ -789,6 +796,26 @@ describe("program under mocks: first pulumi up (no repositories yet)", () => {
     for (const b of byType("github:index/branchDefault:BranchDefault")) {
       expect(b.inputs).to.include({ branch: "main", rename: true, waitForRename: true });
     }
+  });
+});
+
+describe("program under mocks: the example stack's placeholder owner", () => {
+  it("stops before anything is declared, so your-github-org never reaches GitHub", async () => {
+    await setMocks("dev", { ...engineConfig("dev"), "github:owner": "your-github-org" });
+    delete require.cache[require.resolve(PROGRAM)];
+    let error: Error | undefined;
+    try {
+      await require(PROGRAM);
+    } catch (err) {
+      error = err as Error;
+    }
+    await settle();
+    expect(pulumi.RunError.isInstance(error), String(error)).to.equal(true);
+    expect(error?.message).to.equal(
+      "github:owner: `your-github-org` is the example stack's placeholder; set the GitHub user or organisation that owns both repos: `pulumi config set github:owner <name>`",
+    );
+    expect(registrations).to.deep.equal([]);
+    expect(invokes).to.deep.equal([]);
   });
 });
 

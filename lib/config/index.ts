@@ -221,6 +221,15 @@ const KEYS = {
       .refine((v) => FLUX_DURATION.test(v), {
         error: (i) => `${show(i.input)} is not a Flux duration (e.g. \`30s\`, \`1m\`, \`1h30m\`)`,
       })
+      // `0s` is a valid duration but no interval: Flux would reconcile without pause.
+      .refine((v) => !FLUX_DURATION.test(v) || /[1-9]/.test(v), {
+        error: (i) =>
+          `${show(i.input)} is zero; the interval must be at least \`10s\` (e.g. \`1m\`)`,
+      })
+      .refine((v) => !/[1-9]/.test(v) || !FLUX_DURATION.test(v) || durationMs(v) >= 10_000, {
+        error: (i) =>
+          `${show(i.input)} is shorter than \`10s\`: every service's Kustomizations and both sources would reconcile that often; use \`1m\` or more (pushes arrive faster through \`webhookReceiverUrl\`)`,
+      })
       .default("1m"),
     json: false,
   },
@@ -252,6 +261,29 @@ const KEYS = {
 } as const;
 
 type Key = keyof typeof KEYS;
+
+/**
+ * The owner the example stack files carry. `npm run render` takes it (it reaches no GitHub);
+ * the program refuses it before declaring anything (`placeholderProblem`), so it never
+ * reaches GitHub.
+ */
+export const PLACEHOLDER_OWNER = "your-github-org";
+
+/** Why the program must not run with this config's owner, or undefined. */
+export function placeholderProblem(cfg: { owner: string }): string | undefined {
+  return cfg.owner === PLACEHOLDER_OWNER
+    ? `github:owner: ${show(cfg.owner)} is the example stack's placeholder; set the GitHub user or organisation that owns both repos: \`pulumi config set github:owner <name>\``
+    : undefined;
+}
+
+/** A Flux duration (`1h30m`, `1.5s`, `250ms`) in milliseconds. */
+function durationMs(v: string): number {
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  for (const m of v.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g))
+    total += Number(m[1]) * unit[m[2]];
+  return total;
+}
 /**
  * Secret keys: only their presence is checked here; the program reads them as secrets
  * (`pulumi config set --secret`), so their values never enter the validated config.

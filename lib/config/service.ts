@@ -49,10 +49,31 @@ export interface ServiceConfig {
 const IMAGE_REPOSITORY =
   /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
-const imageTag = z.string().refine((v) => /^[\w][\w.-]{0,127}$/.test(v) && v !== "latest", {
-  error: (i) =>
-    `${show(i.input)} is not a pinned image tag (an OCI tag such as \`6.15.0\`; \`latest\` is refused)`,
-});
+/** A digest as OCI references write it: `sha256:` and 64 hex digits. */
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+
+/**
+ * `tag` pins the image: an OCI tag (`6.15.0`), a tag with its digest
+ * (`6.15.0@sha256:...`, what `crane digest` or a registry UI gives), or a digest alone
+ * (`sha256:...`). `latest` is refused, alone or before a digest.
+ */
+const imageTag = z.string().refine(
+  (v) => {
+    const [tag, digest, ...rest] = v.split("@");
+    if (rest.length > 0) return false;
+    if (digest !== undefined) return TAG.test(tag) && tag !== "latest" && DIGEST.test(digest);
+    return DIGEST.test(tag) || (TAG.test(tag) && tag !== "latest");
+  },
+  {
+    error: (i) =>
+      `${show(i.input)} is not a pinned image tag (an OCI tag such as \`6.15.0\`, a tag with its digest \`6.15.0@sha256:<64 hex>\`, or a digest \`sha256:<64 hex>\`; \`latest\` is refused)`,
+  },
+);
+
+/** The image reference a container runs: `image:tag`, `image:tag@sha256:...` or `image@sha256:...`. */
+export const imageRef = (s: { image: string; tag: string }): string =>
+  DIGEST.test(s.tag) ? `${s.image}@${s.tag}` : `${s.image}:${s.tag}`;
 
 /** A quantity as YAML may hand it over: `1` (a number) or `250m` (a string). */
 const quantity = (what: string, example: string, parse: (q: string) => number | undefined) =>
