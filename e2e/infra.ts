@@ -314,6 +314,7 @@ export async function startFluxControllers(
   dir: string,
   name: string,
   spawn: Spawn,
+  { notifications = true }: { notifications?: boolean } = {},
 ): Promise<{ receiverUrl: string }> {
   const b = (x: string) => path.join(t.bin, x);
   const env = { ...process.env, PATH: `${t.bin}:${process.env.PATH}` };
@@ -322,18 +323,19 @@ export async function startFluxControllers(
   const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
   // notification-controller: events in on ports[4], receiver on ports[5], health on ports[7].
   const events = `http://127.0.0.1:${ports[4]}`;
-  spawn(
-    `notification-controller-${name}`,
-    b("notification-controller"),
-    [
-      `--events-addr=127.0.0.1:${ports[4]}`,
-      `--receiverAddr=127.0.0.1:${ports[5]}`,
-      `--metrics-addr=127.0.0.1:${ports[6]}`,
-      `--health-addr=127.0.0.1:${ports[7]}`,
-      "--log-level=debug",
-    ],
-    { env: fluxEnv, log: path.join(dir, `notification-controller-${name}.log`) },
-  );
+  if (notifications)
+    spawn(
+      `notification-controller-${name}`,
+      b("notification-controller"),
+      [
+        `--events-addr=127.0.0.1:${ports[4]}`,
+        `--receiverAddr=127.0.0.1:${ports[5]}`,
+        `--metrics-addr=127.0.0.1:${ports[6]}`,
+        `--health-addr=127.0.0.1:${ports[7]}`,
+        "--log-level=debug",
+      ],
+      { env: fluxEnv, log: path.join(dir, `notification-controller-${name}.log`) },
+    );
   fs.mkdirSync(path.join(dir, `flux-storage-${name}`), { recursive: true });
   spawn(
     `source-controller-${name}`,
@@ -360,7 +362,7 @@ export async function startFluxControllers(
     ],
     { env: fluxEnv, log: path.join(dir, `kustomize-controller-${name}.log`) },
   );
-  for (const p of [ports[1], ports[3], ports[7]]) {
+  for (const p of [ports[1], ports[3], ...(notifications ? [ports[7]] : [])]) {
     await waitFor(
       `a Flux controller's health endpoint on ${p}`,
       async () => {

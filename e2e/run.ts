@@ -76,11 +76,16 @@ async function main(): Promise<number> {
       stackSecrets(infra),
       { KUBECONFIG: infra.kubeconfig },
     );
-    for (const step of [
+    // `--only <text>`: the steps whose name contains it (to work on one group, e.g. minikube).
+    const only = process.argv.includes("--only")
+      ? process.argv[process.argv.indexOf("--only") + 1]
+      : undefined;
+    const steps = [
       ...checks(infra, stack),
       ...lifecycle(t, infra, stack),
       ...minikubeSteps(t, infra, stops),
-    ]) {
+    ].filter((s) => only === undefined || s.name.includes(only));
+    for (const step of steps) {
       const r = await runStep(step);
       results.push(r);
       if (!r.ok && step.critical) break;

@@ -144,8 +144,14 @@ async function bringUp(pr: Profile, internal: string): Promise<void> {
   );
   const flux = path.join(profileDir(pr.name), "flux");
   fs.mkdirSync(flux, { recursive: true });
-  await startFluxControllers(t, internal, flux, pr.name, (_n, cmd, args, o) =>
-    pr.pids.push(detached(cmd, args, o.env, o.log)),
+  // source- and kustomize-controller: what the minikube stack's fluxComponents ask for.
+  await startFluxControllers(
+    t,
+    internal,
+    flux,
+    pr.name,
+    (_n, cmd, args, o) => pr.pids.push(detached(cmd, args, o.env, o.log)),
+    { notifications: false },
   );
   pr.forwarder = `https://127.0.0.1:${port}`;
   await waitFor(
@@ -180,14 +186,16 @@ async function start(p: string): Promise<number> {
     console.error(`* Creating kwok "${p}" ...`);
     await createKwokCluster(t, kwok(p), p, internal);
     const k = parse(fs.readFileSync(internal, "utf8"));
-    pr = { name: p, status: "Running", server: k.clusters[0].cluster.server, pids: [] };
+    // Stopped until all of it is up: a start that fails half-way leaves a profile that
+    // `status` reports as not running, as minikube's does.
+    pr = { name: p, status: "Stopped", server: k.clusters[0].cluster.server, pids: [] };
     save(pr);
     await installFluxCrds(t, kubectl);
   } else {
     console.error(`* Restarting existing kwok "${p}" ...`);
     const r = await kwok(p)("start", "cluster", "--name", p);
     if (r.status !== 0) throw new Error(`kwokctl start cluster failed: ${r.stderr}`);
-    pr = { ...existing, status: "Running", pids: [] };
+    pr = { ...existing, pids: [] };
     await waitFor(
       "the API server after a restart",
       async () => ((await kubectl(["get", "--raw", "/readyz"])).status === 0 ? true : undefined),
@@ -196,7 +204,7 @@ async function start(p: string): Promise<number> {
     );
   }
   await bringUp(pr, internal);
-  save(pr);
+  save({ ...pr, status: "Running" });
   console.log(`* Done! kubectl is now configured to use "${p}" cluster`);
   return 0;
 }
