@@ -122,7 +122,7 @@ export class GitopsRepo extends pulumi.ComponentResource {
       // (terraform-provider-github's RemoveRepository), so one stack's destroy, or one stack
       // going back to deploy keys, would cut off every other environment's Flux. So no stack
       // ever removes it: a create on a repository already granted is a no-op on GitHub (204),
-      // and taking the App away from the repos is the installation owner's act (README
+      // and taking the App away from the repos is the installation owner's act (docs/github.md
       // "GitHub App mode").
       this.access = new github.AppInstallationRepository(
         `${name}-app-access`,

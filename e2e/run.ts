@@ -1,6 +1,6 @@
 /**
  * npm run e2e: the real Pulumi engine and providers run the program against a real
- * Kubernetes API server, Flux controllers and a local GitHub (see README "End-to-end run").
+ * Kubernetes API server, Flux controllers and a local GitHub (see docs/e2e.md).
  * Every step is asserted and timed; the run ends with `N passed, M failed` and writes a JSON
  * report next to the toolchain. Everything it starts is stopped before it exits.
  */

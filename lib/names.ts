@@ -25,7 +25,7 @@ export const configMapName = (service: string): string => `${service}-config`;
 /**
  * Folder of one environment in the platform repo: each stack writes only its own, and its
  * Flux Kustomizations read only from it, so one environment's `pulumi up` never changes
- * what another environment's cluster runs (README "Environments and promotion").
+ * what another environment's cluster runs (docs/design.md "Environments and promotion").
  */
 export const platformRoot = (environment: string): string => `environments/${environment}`;
 

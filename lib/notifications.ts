@@ -102,7 +102,7 @@ export const RECEIVER_SERVICE = "webhook-receiver";
  * The receiver's host on the environment's Gateway, when the program can expose it there:
  * the Gateway is on and `webhookReceiverUrl` names a host under `ingressDomain` (the
  * listener's `*.<ingressDomain>`) with no path of its own. Otherwise undefined: the team
- * exposes the receiver itself (README "Push to apply").
+ * exposes the receiver itself (docs/github.md "Push to apply").
  */
 export function receiverRouteHost(cfg: PlatformConfig): string | undefined {
   if (cfg.webhookReceiverUrl === undefined || !cfg.infrastructure.gateway) return undefined;

@@ -35,6 +35,7 @@ function generated(n: number): RawConfig {
               limits: { cpu: "1", memory: "256Mi" },
             },
             env: { LOG_LEVEL: "info", WORKERS: 1 + (i % 8) },
+            command: ["./podinfo"],
             args: [`--level=info`],
             readinessPath: "/readyz",
             livenessPath: "/healthz",

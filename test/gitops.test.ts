@@ -76,7 +76,7 @@ before(async () => {
   const probe = spawnSync("kubectl", ["version", "--client"], { encoding: "utf8" });
   if (probe.error || probe.status !== 0) {
     throw new Error(
-      "kubectl (with kustomize) is required for these tests: install kubectl >= 1.27",
+      "kubectl (with kustomize) is required for these tests: install kubectl >= 1.32",
     );
   }
 });

@@ -288,7 +288,9 @@ describe("repository writer against the GitHub stand-in", () => {
       expect(err.message).to.contain("acme/flux_platform: GitHub refused to move branch main");
       expect(err.message).to.contain(said);
       expect(err.message).to.contain("allow the token's user/App to bypass");
-      expect(err.message).to.contain("or point the stack at an unprotected branch");
+      expect(err.message).to.contain(
+        "or lift the protection or ruleset from the branch the platform writes (main)",
+      );
       expect(count("POST", "/git/commits")).to.have.length(1);
       expect(count("PATCH", "/git/refs/heads/main").map((q) => q.status)).to.deep.equal([422]);
       // The ref read after the 422 showed it unmoved: no second plan.

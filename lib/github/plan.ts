@@ -2,7 +2,7 @@
  * What one commit must change in a repository so that it holds the files a stack owns:
  * pure, so the provider's preview, its update, the tests and the bench share it.
  *
- * Ownership (README "What gets committed"):
+ * Ownership (docs/writer.md "Ownership per file"):
  * - `sync` files are the stack's: written when missing or different from the render (a
  *   hand edit is put back), and deleted once they leave the render.
  * - `scaffold` files are written once, when missing and never written by this stack

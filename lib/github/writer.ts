@@ -4,7 +4,7 @@
  * for a very large change, each on the previous one), one commit, and move the branch
  * without force. No commit when nothing changes.
  *
- * What GitHub may answer, and what the writer does (README "What gets committed and applied"):
+ * What GitHub may answer, and what the writer does (docs/writer.md):
  * - 422 on the ref update: either another writer moved the branch (not a fast forward) or
  *   branch protection / a ruleset refuses direct updates; GitHub uses the same status for
  *   both. The ref is read again: if it moved (or GitHub said "not a fast forward", which a
@@ -69,7 +69,7 @@ const COMMITTER = { name: "flux-platform", email: "flux-platform@users.noreply.g
 export const ALLOW_DIRECT_PUSH =
   "the branch is protected or a ruleset refuses direct pushes: allow the token's user/App to " +
   "bypass (branch protection > Allow specified actors to bypass required pull requests, or a " +
-  "ruleset bypass), or point the stack at an unprotected branch";
+  "ruleset bypass), or lift the protection or ruleset from the branch the platform writes (main)";
 
 function status(err: unknown): number | undefined {
   return (err as { status?: number }).status;
