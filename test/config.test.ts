@@ -4,7 +4,6 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import {
-  ConfigError,
   DEFAULT_FLUX_COMPONENTS,
   MAX_SERVICE_NAME,
   configDefaults,
@@ -13,6 +12,7 @@ import {
   type RawConfig,
 } from "../lib/config";
 import { readStackFile, renderStack } from "../lib/render";
+import { configProblems } from "./support/problems";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -24,13 +24,9 @@ const VALID: RawConfig = {
 };
 
 function problems(raw: RawConfig, stack = "dev"): string[] {
-  try {
-    loadConfig(raw, stack);
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  throw new Error("expected a ConfigError");
+  const found = configProblems(raw, stack);
+  if (found.length === 0) throw new Error("expected a ConfigError");
+  return found;
 }
 
 function withService(fields: Record<string, unknown>, name = "beetle"): RawConfig {

@@ -3,9 +3,10 @@
  * what the renderers really write: every reserved name is a path or object of the render.
  */
 import { expect } from "chai";
-import { ConfigError, loadConfig, type RawConfig } from "../lib/config";
+import { loadConfig, type RawConfig } from "../lib/config";
 import { RESERVED_ENVIRONMENT_NAMES, RESERVED_SERVICE_NAMES } from "../lib/names";
 import { renderStack } from "../lib/render";
+import { configProblems } from "./support/problems";
 
 const svc = { image: "ghcr.io/stefanprodan/podinfo", tag: "6.15.0", port: 9898 };
 const base: RawConfig = {
@@ -14,15 +15,7 @@ const base: RawConfig = {
   "flux-platform:services": { beetle: svc },
 };
 
-function problems(raw: RawConfig, stack = "dev"): string[] {
-  try {
-    loadConfig(raw, stack);
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  return [];
-}
+const problems = configProblems;
 
 describe("names a service or environment may take", () => {
   it("reserves exactly the names the renderers write beside the services' own", () => {

@@ -799,17 +799,23 @@ describe("program under mocks: first pulumi up (no repositories yet)", () => {
   });
 });
 
+/** Runs the program afresh, expecting it to stop; resolves to what it threw. */
+async function programError(): Promise<Error | undefined> {
+  delete require.cache[require.resolve(PROGRAM)];
+  let error: Error | undefined;
+  try {
+    await require(PROGRAM);
+  } catch (err) {
+    error = err as Error;
+  }
+  await settle();
+  return error;
+}
+
 describe("program under mocks: the example stack's placeholder owner", () => {
   it("stops before anything is declared, so your-github-org never reaches GitHub", async () => {
     await setMocks("dev", { ...engineConfig("dev"), "github:owner": "your-github-org" });
-    delete require.cache[require.resolve(PROGRAM)];
-    let error: Error | undefined;
-    try {
-      await require(PROGRAM);
-    } catch (err) {
-      error = err as Error;
-    }
-    await settle();
+    const error = await programError();
     expect(pulumi.RunError.isInstance(error), String(error)).to.equal(true);
     expect(error?.message).to.equal(
       "github:owner: `your-github-org` is the example stack's placeholder; set the GitHub user or organisation that owns both repos: `pulumi config set github:owner <name>`",
@@ -826,14 +832,7 @@ describe("program under mocks: invalid config", () => {
       "flux-platform:fluxVersion": "latest",
       "flux-platform:services": JSON.stringify({ Beetle: { tag: "6.15.0" } }),
     });
-    delete require.cache[require.resolve(PROGRAM)];
-    let error: Error | undefined;
-    try {
-      await require(PROGRAM);
-    } catch (err) {
-      error = err as Error;
-    }
-    await settle();
+    const error = await programError();
     expect(pulumi.RunError.isInstance(error), String(error)).to.equal(true);
     expect(error?.message).to.contain("fluxVersion: `latest` is not an exact Flux 2.x version");
     expect(error?.message).to.contain("services.Beetle.image: is required");
