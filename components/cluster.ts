@@ -12,6 +12,18 @@ import {
   scriptEnvironment,
 } from "../lib/minikube";
 
+/**
+ * A RunError (printed without a stack trace) whose message stays the one line it was made
+ * with. The SDK prefixes the message of an error that rejects an input it serializes
+ * (`error serializing property "kubeconfig": ...`, once per property on the way), by
+ * assigning to `message`; the line must stay what the user reads first.
+ */
+export function oneLineError(line: string): pulumi.RunError {
+  const err = new pulumi.RunError(line);
+  Object.defineProperty(err, "message", { get: () => line, set: () => undefined });
+  return err;
+}
+
 export interface ClusterArgs {
   /** `minikube`: a profile this stack creates and deletes; `kubeconfig`: an existing context. */
   readonly cluster: ClusterConfig;
@@ -79,7 +91,7 @@ export class Cluster extends pulumi.ComponentResource {
         kubeconfig.apply((r) => {
           const problem = kubeconfigProblem(c.profile, r.stdout, r.stderr);
           // A RunError is printed as its message alone: the one line is what the user sees.
-          if (problem) throw new pulumi.RunError(problem);
+          if (problem) throw oneLineError(problem);
           return r.stdout;
         }),
       );

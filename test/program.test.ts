@@ -26,6 +26,7 @@ import {
   scriptEnvironment,
 } from "../lib/minikube";
 import { Cluster } from "../components";
+import { oneLineError } from "../components/cluster";
 import {
   FAKE_PRIVATE_KEY,
   doubleCalls,
@@ -696,6 +697,14 @@ describe("program under mocks: a profile in the state that is stopped or gone", 
     const cluster = new Cluster("cluster", { cluster: c });
     return settled(cluster.kubeconfig!);
   };
+
+  it("keeps the one line as it is when the SDK prefixes an error it serializes", () => {
+    const err = oneLineError("flux-platform: minikube profile p is not running");
+    // What the SDK's serializeProperty does to a rejection before rethrowing it.
+    err.message = `error serializing property "kubeconfig": ${err.message}`;
+    expect(err.message).to.equal("flux-platform: minikube profile p is not running");
+    expect(pulumi.RunError.isInstance(err)).to.equal(true);
+  });
 
   for (const preview of [true, false]) {
     const mode = preview ? "preview" : "up";

@@ -138,7 +138,7 @@ function summary(out: string): Record<string, number> {
 /** What a refusal must look like: the one line, first among the errors, no script or trace. */
 function oneLine(out: string, line: string): void {
   const errors = out.split("\n").filter((l) => /^\s*error: /.test(l));
-  if (!errors[0]?.includes(line)) {
+  if (errors[0]?.trim() !== `error: ${line}`) {
     throw new Error(`the first error is not the one line "${line}":\n${tail(out, 30)}`);
   }
   for (const noise of ["set -uo pipefail", "minikube status --profile", "    at "]) {
