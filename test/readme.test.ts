@@ -335,4 +335,15 @@ describe("README and docs", () => {
     expect(flat).to.contain("until the HPA's next sync (about 15 s)");
     expect(text("docs/github.md").replace(/\s+/g, " ")).to.match(/never remove|retainOnDelete/);
   });
+
+  it("states what the smaller defects needed: Node 22.12, the Webhooks permission, curl on native Linux", () => {
+    const pkg = JSON.parse(text("package.json")) as { engines: { node: string } };
+    expect(pkg.engines.node).to.equal(">=22.12");
+    expect(text("scripts/use-node24.sh")).to.contain("b >= 12");
+    const flat = README.replace(/\s+/g, " ");
+    expect(flat).to.match(
+      /Webhooks[^|]*\| read and write|\*\*Webhooks\*\*: read and write|Webhooks: read and write/,
+    );
+    expect(flat).to.contain("curl --resolve");
+  });
 });
