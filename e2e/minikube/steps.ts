@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Infra, Toolchain } from "../infra";
-import { run } from "../procs";
+import { run, waitFor } from "../procs";
 import { createStack, type Stack } from "../pulumi";
 import { SERVICES, tail, type Step } from "../scenario";
 import { cleanupProfiles, STATUS } from "./double";
@@ -151,21 +151,32 @@ async function status(m: Minikube): Promise<number> {
   return (await m.minikube("status", "-p", PROFILE)).status;
 }
 
+/** Waits for every Kustomization of the stack to be Ready (a restarted profile reconciles again). */
 async function kustomizationsReady(m: Minikube): Promise<string> {
-  const r = await m.kubectl(["-n", "flux-system", "get", "kustomizations", "-o", "json"]);
-  if (r.status !== 0) throw new Error(`kubectl get kustomizations: ${r.stderr}`);
-  const items = (
-    JSON.parse(r.stdout) as {
-      items: { status?: { conditions?: { type: string; status: string }[] } }[];
-    }
-  ).items;
-  const ready = items.filter((k) =>
-    k.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-  );
-  if (items.length !== SERVICES.length * 2 || ready.length !== items.length) {
-    throw new Error(`${ready.length} of ${items.length} Kustomizations Ready`);
-  }
-  return `${ready.length} Kustomizations Ready`;
+  let seen = "";
+  return waitFor(
+    "every Kustomization of the minikube stack to be Ready",
+    async () => {
+      const r = await m.kubectl(["-n", "flux-system", "get", "kustomizations", "-o", "json"]);
+      if (r.status !== 0) throw new Error(`kubectl get kustomizations: ${r.stderr}`);
+      const items = (
+        JSON.parse(r.stdout) as {
+          items: { status?: { conditions?: { type: string; status: string }[] } }[];
+        }
+      ).items;
+      const ready = items.filter((k) =>
+        k.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+      );
+      seen = `${ready.length} of ${items.length} Kustomizations Ready`;
+      return items.length === SERVICES.length * 2 && ready.length === items.length
+        ? `${ready.length} Kustomizations Ready`
+        : undefined;
+    },
+    120_000,
+    2000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message} (${seen})`);
+  });
 }
 
 /**
