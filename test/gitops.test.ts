@@ -123,6 +123,27 @@ describe("waitForReady", () => {
   });
 });
 
+describe("the age key Secret per secretsKeyGeneration", () => {
+  const agekeys = (generation: number, environment = "dev") => {
+    const cfg = { ...loadStackFile(ROOT, "dev"), environment, secretsKeyGeneration: generation };
+    const secret = renderStack(cfg).clusterObjects.find(
+      (o) => o.kind === "Secret" && o.metadata.name === "sops-age",
+    )!;
+    validateObject(secret as KubeObject);
+    expect(secret.metadata.namespace).to.equal(FLUX_NAMESPACE);
+    const data = secret.stringData as Record<string, string>;
+    for (const v of Object.values(data)) expect(v).to.equal(KEY_PLACEHOLDER);
+    return Object.keys(data);
+  };
+
+  it("holds the current generation's identity, and after a bump the one before too", () => {
+    expect(agekeys(1)).to.deep.equal(["dev-g1.agekey"]);
+    expect(agekeys(2)).to.deep.equal(["dev-g1.agekey", "dev-g2.agekey"]);
+    expect(agekeys(3)).to.deep.equal(["dev-g2.agekey", "dev-g3.agekey"]);
+    expect(agekeys(7, "prd")).to.deep.equal(["prd-g6.agekey", "prd-g7.agekey"]);
+  });
+});
+
 describe("switchable infrastructure, an existing Flux, GitHub Enterprise Server", () => {
   const dev = loadStackFile(ROOT, "dev");
   const kustomizations = (r: RenderedStack) =>
