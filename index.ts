@@ -13,9 +13,10 @@ import {
   GitopsRepo,
   PlatformInfrastructure,
   PushReceiver,
+  SecretsKey,
   repositoryExists,
 } from "./components";
-import { configuredHostKeys, knownHosts } from "./lib/clusterObjects";
+import { ageKeyFiles, configuredHostKeys, knownHosts } from "./lib/clusterObjects";
 import { ConfigError, loadConfig, placeholderProblem } from "./lib/config";
 import { routed, serviceHostname } from "./lib/gateway";
 import { publishedSshKeys } from "./lib/github/api";
@@ -177,11 +178,19 @@ async function main() {
     );
   }
 
+  // The age keys SOPS decrypts the developer repo's secrets with, in the cluster before
+  // any config Kustomization that reads them.
+  const secretsKey = new SecretsKey(
+    "secrets-key",
+    { secret: rendered.cluster.secretsKey, keys: ageKeyFiles(config), kube },
+    { dependsOn: flux },
+  );
+
   for (const s of rendered.cluster.services) {
     new FluxService(
       `service-${s.name}`,
       { access: s.access, config: s.config, app: s.app, kube },
-      { dependsOn: [infrastructure] },
+      { dependsOn: [infrastructure, secretsKey] },
     );
   }
 
@@ -191,6 +200,8 @@ async function main() {
     fluxVersion: flux[0]?.version ?? "installed outside this stack (fluxInstall: existing)",
     platformRepoUrl: repos.platform.htmlUrl,
     developerRepoUrl: repos.developer.htmlUrl,
+    // What the environment's files are encrypted to: `sops --age <recipient>`. Public.
+    secretsRecipient: secretsKey.recipients.apply((r) => r[config.secretsKeyGeneration]),
     fluxObjects: rendered.clusterObjects
       .filter((o) => o.apiVersion.includes("fluxcd.io"))
       .map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`),

@@ -7,3 +7,5 @@ export * from "./kube";
 export * from "./platformInfrastructure";
 export * from "./commitStatus";
 export * from "./pushReceiver";
+export * from "./ageKey";
+export * from "./secretsKey";

@@ -1,8 +1,8 @@
 /**
  * The objects the stack applies to the cluster besides the Flux install: the app namespace,
  * the developer-config ServiceAccount and its RBAC, one deploy-key Secret and GitRepository
- * per repo, the infrastructure Kustomizations and, per service, a developer-config and a
- * platform Kustomization. Ordering is Flux's own `dependsOn`:
+ * per repo, the infrastructure Kustomizations, the age-key Secret SOPS decrypts with and,
+ * per service, a developer-config and a platform Kustomization. Ordering is Flux's own `dependsOn`:
  *
  *   infrastructure -> infrastructure-policies -> config-<svc> -> app-<svc>
  */
@@ -18,7 +18,10 @@ import {
   INFRASTRUCTURE_GATEWAY,
   INFRASTRUCTURE_POLICIES,
   REPO_ROLES,
+  SECRETS_COMPONENT,
+  SOPS_AGE_SECRET,
   WAIT_FOR_READY,
+  ageKeyName,
   appKustomizationName,
   configAccountName,
   configKustomizationName,
@@ -153,6 +156,10 @@ interface KustomizationSpec {
   substitute?: Record<string, string>;
   targetNamespace?: string;
   serviceAccountName?: string;
+  /** Kustomize Components added to the build; a missing folder is dropped, not an error. */
+  optionalComponents?: string[];
+  /** Decrypt SOPS files with the age identities of this flux-system Secret. */
+  sopsSecret?: string;
 }
 
 function kustomization(cfg: PlatformConfig, k: KustomizationSpec): K8sObject {
@@ -177,6 +184,12 @@ function kustomization(cfg: PlatformConfig, k: KustomizationSpec): K8sObject {
       ...(k.targetNamespace ? { targetNamespace: k.targetNamespace } : {}),
       ...(k.serviceAccountName ? { serviceAccountName: k.serviceAccountName } : {}),
       ...(k.substitute ? { postBuild: { substitute: k.substitute } } : {}),
+      ...(k.optionalComponents
+        ? { components: k.optionalComponents, ignoreMissingComponents: true }
+        : {}),
+      ...(k.sopsSecret
+        ? { decryption: { provider: "sops", secretRef: { name: k.sopsSecret } } }
+        : {}),
     },
   };
 }
@@ -200,6 +213,33 @@ export function appVariables(cfg: PlatformConfig, s: ServiceConfig): Record<stri
   };
 }
 
+/**
+ * The age key generations the `sops-age` Secret keeps: the current one and, after a bump,
+ * the one before, so files not yet re-encrypted still decrypt.
+ */
+export function secretsKeyGenerations(cfg: PlatformConfig): number[] {
+  const n = cfg.secretsKeyGeneration;
+  return n > 1 ? [n - 1, n] : [n];
+}
+
+/** The `sops-age` Secret's data key per kept generation: `<env>-g<N>.agekey`, oldest first. */
+export function ageKeyFiles(cfg: PlatformConfig): Record<number, string> {
+  return Object.fromEntries(
+    secretsKeyGenerations(cfg).map((g) => [g, ageKeyName(cfg.environment, g)]),
+  );
+}
+
+/**
+ * `flux-system/sops-age`: one `<env>-g<N>.agekey` per kept generation, a placeholder here;
+ * the program fills in the identities from state (components/secretsKey.ts).
+ */
+export function sopsAgeSecret(cfg: PlatformConfig): K8sObject {
+  return fluxSecret(
+    SOPS_AGE_SECRET,
+    Object.fromEntries(Object.values(ageKeyFiles(cfg)).map((k) => [k, KEY_PLACEHOLDER])),
+  );
+}
+
 /** The two Flux Kustomizations of one service: its config first, then its manifests. */
 export function serviceKustomizations(cfg: PlatformConfig, s: ServiceConfig): K8sObject[] {
   return [
@@ -210,9 +250,13 @@ export function serviceKustomizations(cfg: PlatformConfig, s: ServiceConfig): K8
       dependsOn: lastInfrastructure(cfg),
       timeout: "2m",
       targetNamespace: cfg.appNamespace,
-      // The developer repo may only write this service's ConfigMap (lib/configAccess.ts).
+      // The developer repo may only write this service's ConfigMap and Secret (lib/configAccess.ts).
       serviceAccountName: configAccountName(s.name),
       substitute: configVariables(cfg, s),
+      // The team's `secrets/` Component when the folder exists, its SOPS files decrypted
+      // with the environment's age key; a folder without it builds as before.
+      optionalComponents: [SECRETS_COMPONENT],
+      sopsSecret: SOPS_AGE_SECRET,
     }),
     kustomization(cfg, {
       name: appKustomizationName(s.name),
@@ -309,6 +353,8 @@ export interface ClusterObjects {
   >;
   /** `infrastructure`, then `infrastructure-policies`. */
   readonly infrastructure: readonly K8sObject[];
+  /** `flux-system/sops-age`: the age identities the config Kustomizations decrypt with. */
+  readonly secretsKey: K8sObject;
   readonly services: readonly {
     readonly name: string;
     /** The ServiceAccount, Role and RoleBinding its config Kustomization impersonates. */
@@ -331,6 +377,7 @@ export function renderClusterObjects(cfg: PlatformConfig): ClusterObjects {
     base: [appNamespace(cfg), ...configPolicy(cfg)],
     sources: { platform: source("platform"), developer: source("developer") },
     infrastructure: infrastructureKustomizations(cfg),
+    secretsKey: sopsAgeSecret(cfg),
     services: cfg.services.map((s) => {
       const [config, app] = serviceKustomizations(cfg, s);
       return { name: s.name, access: configAccount(cfg, s), config, app };
@@ -346,6 +393,7 @@ export function allClusterObjects(c: ClusterObjects): K8sObject[] {
     ...c.base,
     ...REPO_ROLES.flatMap((role) => [c.sources[role].secret, c.sources[role].gitRepository]),
     ...c.infrastructure,
+    c.secretsKey,
     ...c.services.flatMap((s) => [...s.access, s.config, s.app]),
     ...c.notifications,
     ...c.receivers,

@@ -1,9 +1,10 @@
 /**
  * Who may write what from the developer repo. Each service's config Kustomization
  * impersonates its own ServiceAccount (`flux-system/config-<service>`), whose Role reaches
- * only that service's ConfigMap; and because RBAC cannot limit `create` by name, one
- * ValidatingAdmissionPolicy, enforced by the API server itself, refuses every write by a
- * config account other than to its own ConfigMap `<service>-config` in the app namespace.
+ * only that service's ConfigMap and Secret; and because RBAC cannot limit `create` by name,
+ * one ValidatingAdmissionPolicy, enforced by the API server itself, refuses every write by a
+ * config account other than to its own ConfigMap `<service>-config` and Secret
+ * `<service>-secrets` in the app namespace.
  *
  * One policy for all services, not one per service: the allowed name is derived from the
  * account that makes the request (`system:serviceaccount:flux-system:config-<service>`),
@@ -13,7 +14,7 @@
  */
 import type { K8sObject } from "./clusterObjects";
 import type { PlatformConfig, ServiceConfig } from "./config";
-import { FLUX_NAMESPACE, configAccountName, configMapName } from "./names";
+import { FLUX_NAMESPACE, configAccountName, configMapName, secretsName } from "./names";
 
 const LABELS = { "app.kubernetes.io/part-of": "flux-platform" };
 export const CONFIG_POLICY = "flux-platform-developer-config";
@@ -23,7 +24,8 @@ export const CONFIG_ACCOUNT_PREFIX = `system:serviceaccount:${FLUX_NAMESPACE}:${
 /**
  * The ServiceAccount, Role and RoleBinding of one service's config Kustomization: just what
  * kustomize-controller needs to apply (server-side apply: get, patch; create for a new
- * object), health-check (get, list, watch) and prune (delete) `<service>-config`.
+ * object), health-check (get, list, watch) and prune (delete) `<service>-config` and
+ * `<service>-secrets` (built from the team's encrypted `secrets/` Component).
  * `create` and `list`/`watch` cannot be limited by name in RBAC: the policy below refuses
  * a create of any other object, and listing reads, never writes.
  */
@@ -47,6 +49,13 @@ export function configAccount(cfg: PlatformConfig, s: ServiceConfig): K8sObject[
           verbs: ["get", "update", "patch", "delete"],
         },
         { apiGroups: [""], resources: ["configmaps"], verbs: ["create", "list", "watch"] },
+        {
+          apiGroups: [""],
+          resources: ["secrets"],
+          resourceNames: [secretsName(s.name)],
+          verbs: ["get", "update", "patch", "delete"],
+        },
+        { apiGroups: [""], resources: ["secrets"], verbs: ["create", "list", "watch"] },
       ],
     },
     {
@@ -62,7 +71,7 @@ export function configAccount(cfg: PlatformConfig, s: ServiceConfig): K8sObject[
 /**
  * The policy and its binding. It matches every write (create, update, delete) of any kind
  * in any namespace made by a config account, and allows only ConfigMap `<service>-config`
- * in the app namespace, where `<service>` is the account's own. Always `Deny`, whatever
+ * and Secret `<service>-secrets` in the app namespace, where `<service>` is the account's own. Always `Deny`, whatever
  * `policyMode` says: it is the boundary between teams, not a workload rule to audit.
  */
 export function configPolicy(cfg: PlatformConfig): K8sObject[] {
@@ -104,11 +113,11 @@ export function configPolicy(cfg: PlatformConfig): K8sObject[] {
           {
             expression: [
               `request.resource.group == ""`,
-              `request.resource.resource == "configmaps"`,
               `request.namespace == "${cfg.appNamespace}"`,
-              `variables.target == variables.service + "-config"`,
+              `((request.resource.resource == "configmaps" && variables.target == variables.service + "${configMapName("")}")` +
+                ` || (request.resource.resource == "secrets" && variables.target == variables.service + "${secretsName("")}"))`,
             ].join(" && "),
-            messageExpression: `"service " + variables.service + " may write only its own ConfigMap ${cfg.appNamespace}/" + variables.service + "-config; refused: " + request.kind.kind + " " + (request.namespace == "" ? "" : request.namespace + "/") + variables.target`,
+            messageExpression: `"service " + variables.service + " may write only its own ConfigMap ${cfg.appNamespace}/" + variables.service + "${configMapName("")} and Secret ${cfg.appNamespace}/" + variables.service + "${secretsName("")}; refused: " + request.kind.kind + " " + (request.namespace == "" ? "" : request.namespace + "/") + variables.target`,
             reason: "Forbidden",
           },
         ],

@@ -21,6 +21,26 @@ export const configAccountName = (service: string): string => `config-${service}
 export const appKustomizationName = (service: string): string => `app-${service}`;
 /** The ConfigMap the developer Kustomization builds and the Deployment mounts. */
 export const configMapName = (service: string): string => `${service}-config`;
+/**
+ * The Secret a service team may build from its encrypted `secrets/` folder (a
+ * `secretGenerator`), beside its ConfigMap; the config account may write only this one.
+ */
+export const secretsName = (service: string): string => `${service}-secrets`;
+/**
+ * The team's folder `<service>/<env>/secrets/` in the developer repo: a kustomize Component
+ * the config Kustomization adds when it exists (`ignoreMissingComponents`), so a folder
+ * without secrets still builds.
+ */
+export const SECRETS_COMPONENT = "secrets";
+/**
+ * The flux-system Secret holding the environment's age identities, one data key
+ * `<env>-g<generation>.agekey` per kept generation: kustomize-controller decrypts the
+ * developer repo's SOPS files with it (every key ending in `.agekey`).
+ */
+export const SOPS_AGE_SECRET = "sops-age";
+/** The data key of one generation's age identity in the `sops-age` Secret. */
+export const ageKeyName = (environment: string, generation: number): string =>
+  `${environment}-g${generation}.agekey`;
 
 /**
  * Folder of one environment in the platform repo: each stack writes only its own, and its

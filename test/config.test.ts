@@ -57,6 +57,7 @@ describe("config loader", () => {
       appNamespace: "apps",
       waitForReady: true,
       ingressDomain: "dev.localhost",
+      secretsKeyGeneration: 1,
     });
     expect(cfg.infrastructure).to.deep.equal({ kyverno: true, reloader: true, gateway: true });
     expect(cfg.fluxComponents).to.deep.equal(DEFAULT_FLUX_COMPONENTS);
@@ -228,6 +229,12 @@ describe("config loader", () => {
     expect(found).to.have.length(6);
   });
 
+  it("reads secretsKeyGeneration as JSON, as the engine hands it over", () => {
+    expect(loadConfig({ ...VALID, "flux-platform:secretsKeyGeneration": "3" }, "dev"))
+      .to.have.property("secretsKeyGeneration")
+      .that.equals(3);
+  });
+
   it("matches Pulumi.yaml's declared defaults", () => {
     const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
       config: Record<string, { default?: unknown }>;
@@ -355,6 +362,21 @@ describe("config loader", () => {
         "bad deployKeyGeneration",
         { ...VALID, "flux-platform:deployKeyGeneration": 0 },
         /^deployKeyGeneration: `0` is out of range \(allowed: whole numbers 1-1000000\)$/,
+      ],
+      [
+        "secretsKeyGeneration 0",
+        { ...VALID, "flux-platform:secretsKeyGeneration": 0 },
+        /^secretsKeyGeneration: `0` is out of range \(allowed: whole numbers 1-1000000\)$/,
+      ],
+      [
+        "secretsKeyGeneration above the range",
+        { ...VALID, "flux-platform:secretsKeyGeneration": 1_000_001 },
+        /^secretsKeyGeneration: `1000001` is out of range \(allowed: whole numbers 1-1000000\)$/,
+      ],
+      [
+        "fractional secretsKeyGeneration",
+        { ...VALID, "flux-platform:secretsKeyGeneration": 2.5 },
+        /^secretsKeyGeneration: `2\.5` is out of range \(allowed: whole numbers 1-1000000\)$/,
       ],
       [
         "unknown cluster field",

@@ -25,7 +25,7 @@ import {
   KEY_PLACEHOLDER,
   KNOWN_HOSTS_PLACEHOLDER,
 } from "../lib/clusterObjects";
-import { FLUX_NAMESPACE, configMapName } from "../lib/names";
+import { FLUX_NAMESPACE, configMapName, secretsName } from "../lib/names";
 import { fluxBuild, kustomizeBuild, substitute, type FluxKustomization } from "./support/fluxBuild";
 import { CLUSTER_SCOPED, loadModels, validateObject, type KubeObject } from "./support/models";
 
@@ -120,6 +120,27 @@ describe("waitForReady", () => {
     for (const ks of kustomizations(renderStack({ ...on, waitForReady: false }))) {
       expect(ks.metadata.annotations).to.equal(undefined);
     }
+  });
+});
+
+describe("the age key Secret per secretsKeyGeneration", () => {
+  const agekeys = (generation: number, environment = "dev") => {
+    const cfg = { ...loadStackFile(ROOT, "dev"), environment, secretsKeyGeneration: generation };
+    const secret = renderStack(cfg).clusterObjects.find(
+      (o) => o.kind === "Secret" && o.metadata.name === "sops-age",
+    )!;
+    validateObject(secret as KubeObject);
+    expect(secret.metadata.namespace).to.equal(FLUX_NAMESPACE);
+    const data = secret.stringData as Record<string, string>;
+    for (const v of Object.values(data)) expect(v).to.equal(KEY_PLACEHOLDER);
+    return Object.keys(data);
+  };
+
+  it("holds the current generation's identity, and after a bump the one before too", () => {
+    expect(agekeys(1)).to.deep.equal(["dev-g1.agekey"]);
+    expect(agekeys(2)).to.deep.equal(["dev-g1.agekey", "dev-g2.agekey"]);
+    expect(agekeys(3)).to.deep.equal(["dev-g2.agekey", "dev-g3.agekey"]);
+    expect(agekeys(7, "prd")).to.deep.equal(["prd-g6.agekey", "prd-g7.agekey"]);
   });
 });
 
@@ -758,7 +779,62 @@ for (const stack of STACKS) {
       expect(after.data).to.not.deep.equal(before.data);
     });
 
-    it("applies each service's config as its own account, whose Role reaches only its ConfigMap", () => {
+    it("decrypts each service's config with the sops-age Secret and adds its secrets/ Component only when the folder exists", () => {
+      const ns = rendered.config.appNamespace;
+      const secret = cluster.find((o) => o.kind === "Secret" && o.metadata.name === "sops-age")!;
+      expect(secret.metadata.namespace).to.equal(FLUX_NAMESPACE);
+      const data = secret.stringData as Record<string, string>;
+      // kustomize-controller reads every data key ending in .agekey; the key is filled by Pulumi.
+      expect(Object.keys(data)).to.deep.equal([`${rendered.config.environment}-g1.agekey`]);
+      expect(Object.values(data)).to.deep.equal([KEY_PLACEHOLDER]);
+      for (const s of rendered.config.services) {
+        const spec = builds.get(`config-${s.name}`)!.ks.spec as Record<string, unknown>;
+        expect(spec).to.deep.include({
+          components: ["secrets"],
+          ignoreMissingComponents: true,
+          decryption: { provider: "sops", secretRef: { name: "sops-age" } },
+        });
+      }
+      // The platform's own Kustomizations decrypt nothing and add no Component.
+      for (const b of builds.values()) {
+        if (b.ks.metadata.name.startsWith("config-")) continue;
+        expect(b.ks.spec, b.ks.metadata.name).to.not.have.any.keys("decryption", "components");
+      }
+      // A team that adds <svc>/<env>/secrets/ gets its Secret beside its ConfigMap.
+      const s = rendered.config.services[0];
+      const ks = builds.get(`config-${s.name}`)!.ks;
+      const repo = path.join(out, rendered.config.developerRepo);
+      const dir = path.join(repo, s.name, rendered.config.environment, "secrets");
+      fs.mkdirSync(dir);
+      try {
+        fs.writeFileSync(
+          path.join(dir, "kustomization.yaml"),
+          [
+            "apiVersion: kustomize.config.k8s.io/v1alpha1",
+            "kind: Component",
+            "secretGenerator:",
+            `  - name: ${secretsName(s.name)}`,
+            "    envs: [secrets.env]",
+            "    options: {disableNameSuffixHash: true}",
+            "",
+          ].join("\n"),
+        );
+        fs.writeFileSync(path.join(dir, "secrets.env"), "API_TOKEN=not-really-encrypted\n");
+        const objects = fluxBuild(ks, repo);
+        for (const o of objects) validateObject(o);
+        expect(objects.map(id).sort()).to.deep.equal([
+          `ConfigMap/${ns}/${configMapName(s.name)}`,
+          `Secret/${ns}/${secretsName(s.name)}`,
+        ]);
+      } finally {
+        fs.rmSync(dir, { recursive: true });
+      }
+      expect(fluxBuild(ks, repo).map(id)).to.deep.equal([
+        `ConfigMap/${ns}/${configMapName(s.name)}`,
+      ]);
+    });
+
+    it("applies each service's config as its own account, whose Role reaches only its ConfigMap and Secret", () => {
       const ns = rendered.config.appNamespace;
       for (const s of rendered.config.services) {
         const account = `config-${s.name}`;
@@ -788,6 +864,13 @@ for (const stack of STACKS) {
             verbs: ["get", "update", "patch", "delete"],
           },
           { apiGroups: [""], resources: ["configmaps"], verbs: ["create", "list", "watch"] },
+          {
+            apiGroups: [""],
+            resources: ["secrets"],
+            resourceNames: [secretsName(s.name)],
+            verbs: ["get", "update", "patch", "delete"],
+          },
+          { apiGroups: [""], resources: ["secrets"], verbs: ["create", "list", "watch"] },
         ]);
         // Everything the service's config Kustomization applies is its own ConfigMap.
         for (const obj of builds.get(`config-${s.name}`)!.objects) {
@@ -804,7 +887,7 @@ for (const stack of STACKS) {
       ]);
     });
 
-    it("refuses, as CEL, every write of a config account but to its own ConfigMap", async () => {
+    it("refuses, as CEL, every write of a config account but to its own ConfigMap and Secret", async () => {
       const { evaluate } = await import("@marcbachmann/cel-js");
       const ns = rendered.config.appNamespace;
       const vap = all().find((o) => o.kind === "ValidatingAdmissionPolicy")! as KubeObject & {
@@ -850,27 +933,44 @@ for (const stack of STACKS) {
           : "allowed";
       };
       const configMaps = { group: "", resource: "configmaps", kind: "ConfigMap" };
+      const secrets = { group: "", resource: "secrets", kind: "Secret" };
+      const only = (svc: string) =>
+        `service ${svc} may write only its own ConfigMap ${ns}/${svc}-config and Secret ${ns}/${svc}-secrets`;
       expect(admit("config-beetle", configMaps, ns, "beetle-config")).to.equal("allowed");
       expect(admit("config-beetle", configMaps, ns, "beetle-config", "UPDATE")).to.equal("allowed");
       expect(admit("config-beetle", configMaps, ns, "beetle-config", "DELETE")).to.equal("allowed");
       expect(admit("config-beetle", configMaps, ns, "sonar-config")).to.equal(
-        `service beetle may write only its own ConfigMap ${ns}/beetle-config; refused: ConfigMap ${ns}/sonar-config`,
+        `${only("beetle")}; refused: ConfigMap ${ns}/sonar-config`,
       );
       expect(admit("config-beetle", configMaps, ns, "sonar-config", "DELETE")).to.match(
         /refused: ConfigMap .*\/sonar-config$/,
       );
       expect(admit("config-beetle", configMaps, "default", "beetle-config")).to.equal(
-        `service beetle may write only its own ConfigMap ${ns}/beetle-config; refused: ConfigMap default/beetle-config`,
+        `${only("beetle")}; refused: ConfigMap default/beetle-config`,
       );
-      expect(
-        admit(
-          "config-beetle",
-          { group: "", resource: "secrets", kind: "Secret" },
-          ns,
-          "beetle-config",
-        ),
-      ).to.equal(
-        `service beetle may write only its own ConfigMap ${ns}/beetle-config; refused: Secret ${ns}/beetle-config`,
+      // Its own Secret, built from its secrets/ Component: created, updated, pruned.
+      for (const op of ["CREATE", "UPDATE", "DELETE"]) {
+        expect(admit("config-beetle", secrets, ns, "beetle-secrets", op), op).to.equal("allowed");
+      }
+      // Another service's Secret, a Secret of another name, its own Secret elsewhere.
+      expect(admit("config-beetle", secrets, ns, "sonar-secrets")).to.equal(
+        `${only("beetle")}; refused: Secret ${ns}/sonar-secrets`,
+      );
+      expect(admit("config-beetle", secrets, ns, "sonar-secrets", "DELETE")).to.match(
+        /refused: Secret .*\/sonar-secrets$/,
+      );
+      expect(admit("config-beetle", secrets, ns, "beetle-config")).to.equal(
+        `${only("beetle")}; refused: Secret ${ns}/beetle-config`,
+      );
+      expect(admit("config-beetle", secrets, ns, "flux-platform-deploy-key")).to.equal(
+        `${only("beetle")}; refused: Secret ${ns}/flux-platform-deploy-key`,
+      );
+      expect(admit("config-beetle", secrets, FLUX_NAMESPACE, "beetle-secrets")).to.equal(
+        `${only("beetle")}; refused: Secret ${FLUX_NAMESPACE}/beetle-secrets`,
+      );
+      // The ConfigMap's name on a Secret and the Secret's name on a ConfigMap are refused.
+      expect(admit("config-beetle", configMaps, ns, "beetle-secrets")).to.equal(
+        `${only("beetle")}; refused: ConfigMap ${ns}/beetle-secrets`,
       );
       expect(
         admit(
@@ -879,9 +979,7 @@ for (const stack of STACKS) {
           ns,
           "sonar",
         ),
-      ).to.equal(
-        `service sonar may write only its own ConfigMap ${ns}/sonar-config; refused: Deployment ${ns}/sonar`,
-      );
+      ).to.equal(`${only("sonar")}; refused: Deployment ${ns}/sonar`);
       // Anyone else (kustomize-controller itself, the platform's app Kustomizations) is not matched.
       expect(admit("kustomize-controller", configMaps, ns, "sonar-config")).to.equal("not matched");
     });

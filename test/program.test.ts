@@ -30,6 +30,8 @@ import { oneLineError } from "../components/cluster";
 import {
   FAKE_PRIVATE_KEY,
   doubleCalls,
+  fakeAgeIdentity,
+  fakeAgeRecipient,
   fakeKubeconfig,
   invokes,
   registrations,
@@ -80,6 +82,9 @@ async function settle(): Promise<void> {
 }
 
 const WRITER = "pulumi-nodejs:dynamic/flux-platform:RepositoryFiles";
+const AGE_KEY = "pulumi-nodejs:dynamic/flux-platform:AgeKey";
+/** The age key Secret's Pulumi name (`<component>-secret-sops-age`). */
+const SOPS_AGE = "secrets-key-secret-sops-age";
 const byType = (type: string): Registration[] => registrations.filter((r) => r.type === type);
 const one = (type: string, name: string): Registration => {
   const found = registrations.filter((r) => r.type === type && r.name === name);
@@ -116,7 +121,11 @@ const COUNTS: Record<string, Record<string, number>> = {
     // One writer per repository: every file in one commit, no resource per file.
     "pulumi-nodejs:dynamic/flux-platform:RepositoryFiles": 2,
     "flux-platform:index:FluxSource": 2,
-    "kubernetes:core/v1:Secret": 2,
+    // Two deploy-key Secrets and the age key Secret (sops-age).
+    "kubernetes:core/v1:Secret": 3,
+    // One age key per kept generation (secretsKeyGeneration 1: one).
+    "flux-platform:index:SecretsKey": 1,
+    "pulumi-nodejs:dynamic/flux-platform:AgeKey": 1,
     "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository": 2,
     "flux-platform:index:PlatformInfrastructure": 1,
     // One config account per service, and one policy for all of them.
@@ -189,7 +198,11 @@ for (const stack of ["dev", "prd"]) {
       // Key material differs by design (placeholder in render, secret key in the program).
       const masked = (obj: Record<string, unknown>): string => {
         const data = unwrap(obj.stringData) as Record<string, string> | undefined;
-        const keys = data && { ...data, identity: "<key>", "identity.pub": "<key>" };
+        const identities = (d: Record<string, string>) =>
+          Object.keys(d).some((k) => k.endsWith(".agekey"))
+            ? Object.fromEntries(Object.keys(d).map((k) => [k, "<key>"]))
+            : { ...d, identity: "<key>", "identity.pub": "<key>" };
+        const keys = data && identities(data);
         return canonical(data ? { ...obj, stringData: keys } : obj);
       };
       // Everything applied, less the operator's chart and namespace (not rendered objects).
@@ -298,7 +311,12 @@ for (const stack of ["dev", "prd"]) {
       for (const r of registrations) {
         for (const [field, value] of Object.entries(r.inputs)) {
           const text = JSON.stringify(value) ?? "";
-          const secrets = ["FAKE-PRIVATE-KEY", "FAKE-KUBECONFIG", GITHUB_TOKEN];
+          const secrets = [
+            "FAKE-PRIVATE-KEY",
+            "FAKE-KUBECONFIG",
+            "FAKE-AGE-IDENTITY",
+            GITHUB_TOKEN,
+          ];
           if (!secrets.some((x) => text.includes(x))) continue;
           const allowed =
             (r.type === "kubernetes:core/v1:Secret" && field === "stringData") ||
@@ -308,7 +326,7 @@ for (const stack of ["dev", "prd"]) {
           expect(isSecretValue(value), `${r.type} ${r.name}.${field} is secret`).to.equal(true);
         }
       }
-      for (const s of byType("kubernetes:core/v1:Secret")) {
+      for (const s of byType("kubernetes:core/v1:Secret").filter((x) => x.name !== SOPS_AGE)) {
         expect((unwrap(s.inputs.stringData) as Record<string, string>).identity).to.equal(
           FAKE_PRIVATE_KEY,
         );
@@ -434,6 +452,11 @@ for (const stack of ["dev", "prd"]) {
         `https://github.com/acme/${rendered.config.platformRepo}`,
       );
       expect(program.fluxObjects).to.include("Kustomization/flux-system/app-beetle");
+      // The current age recipient, public: what `sops --age` encrypts the env's files to.
+      expect(await resolve(program.secretsRecipient as never)).to.deep.equal({
+        value: fakeAgeRecipient("secrets-key-g1"),
+        secret: false,
+      });
       expect(program.serviceUrls).to.deep.equal({
         beetle: `http://beetle.${stack}.localhost`,
         sonar: `http://sonar.${stack}.localhost`,
@@ -442,6 +465,75 @@ for (const stack of ["dev", "prd"]) {
     });
   });
 }
+
+describe("program under mocks: the environment's age key for SOPS", () => {
+  const run = async (generation?: number) => {
+    const config = engineConfig("dev");
+    if (generation !== undefined) config["flux-platform:secretsKeyGeneration"] = String(generation);
+    await setMocks("dev", config);
+    return runProgram();
+  };
+  const sopsAge = () => one("kubernetes:core/v1:Secret", SOPS_AGE);
+
+  it("makes one age key, its identity a secret output, its recipient the public stack output", async () => {
+    const program = await run();
+    const keys = byType(AGE_KEY);
+    expect(keys.map((k) => k.name)).to.deep.equal(["secrets-key-g1"]);
+    const component = one("flux-platform:index:SecretsKey", "secrets-key");
+    for (const k of keys) {
+      expect(k.additionalSecretOutputs, k.name).to.deep.equal(["identity"]);
+      expect(k.parent, k.name).to.equal(component.urn);
+      // Nothing that would make a new key on its own: no inputs, no replacement trigger.
+      expect(k.replacementTrigger, k.name).to.equal(undefined);
+    }
+    expect(isSecretValue(sopsAge().inputs.stringData)).to.equal(true);
+    expect(unwrap(sopsAge().inputs.stringData)).to.deep.equal({
+      "dev-g1.agekey": fakeAgeIdentity("secrets-key-g1"),
+    });
+    expect(sopsAge().inputs.metadata).to.deep.include({
+      name: "sops-age",
+      namespace: "flux-system",
+    });
+    expect(await resolve(program.secretsRecipient as never)).to.deep.equal({
+      value: fakeAgeRecipient("secrets-key-g1"),
+      secret: false,
+    });
+  });
+
+  it("applies the Secret after Flux is installed and before every config Kustomization", async () => {
+    await run();
+    const secret = sopsAge();
+    expect(secret.dependencies).to.include(
+      one("kubernetes:core/v1:Namespace", "flux-namespace").urn,
+    );
+    const configs = byType("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization").filter((k) =>
+      /-kustomization-config-/.test(k.name),
+    );
+    expect(configs).to.have.length(3);
+    for (const k of configs) expect(k.dependencies, k.name).to.include(secret.urn);
+  });
+
+  it("after a bump keeps the previous generation beside the new one, and drops the one before", async () => {
+    for (const [generation, kept] of [
+      [2, [1, 2]],
+      [3, [2, 3]],
+    ] as const) {
+      const program = await run(generation);
+      expect(byType(AGE_KEY).map((k) => k.name)).to.deep.equal(
+        kept.map((g) => `secrets-key-g${g}`),
+      );
+      expect(unwrap(sopsAge().inputs.stringData)).to.deep.equal(
+        Object.fromEntries(
+          kept.map((g) => [`dev-g${g}.agekey`, fakeAgeIdentity(`secrets-key-g${g}`)]),
+        ),
+      );
+      // New files are encrypted to the current generation only.
+      expect((await resolve(program.secretsRecipient as never)).value).to.equal(
+        fakeAgeRecipient(`secrets-key-g${generation}`),
+      );
+    }
+  });
+});
 
 describe("program under mocks: an existing cluster (provider: kubeconfig)", () => {
   before(async () => {
@@ -529,7 +621,7 @@ describe("program under mocks: GitHub Enterprise Server, Flux already installed,
     expect((repo.inputs.spec as { url: string }).url).to.equal(
       "ssh://git@127.0.0.1:2222/acme/flux_platform",
     );
-    for (const s of byType("kubernetes:core/v1:Secret")) {
+    for (const s of byType("kubernetes:core/v1:Secret").filter((x) => x.name !== SOPS_AGE)) {
       const data = unwrap(s.inputs.stringData) as Record<string, string>;
       expect(data.known_hosts).to.equal(`[127.0.0.1]:2222 ${HOST_KEY}`);
     }

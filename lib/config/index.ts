@@ -155,6 +155,12 @@ export interface PlatformConfig {
   readonly waitForReady: boolean;
   /** Bump to rotate both deploy keys of this environment in one `pulumi up`. */
   readonly deployKeyGeneration: number;
+  /**
+   * Bump to rotate the environment's age key: the new identity is added and the previous
+   * one kept, so files still encrypted to it decrypt until they are re-encrypted
+   * (`sops updatekeys`); bumping again drops the one before.
+   */
+  readonly secretsKeyGeneration: number;
   readonly cluster: ClusterConfig;
   /** Sorted by name, so everything derived from it is in a stable order. */
   readonly services: readonly ServiceConfig[];
@@ -256,6 +262,7 @@ const KEYS = {
   gitAuth: { schema: z.enum(GIT_AUTH_MODES).default("deployKey"), json: false },
   githubApp: { schema: githubAppSchema.optional(), json: true },
   deployKeyGeneration: { schema: wholeNumber(1, 1_000_000).default(1), json: true },
+  secretsKeyGeneration: { schema: wholeNumber(1, 1_000_000).default(1), json: true },
   cluster: { schema: clusterSchema.prefault({ provider: "minikube" }), json: true },
   services: { schema: servicesSchema, json: true },
 } as const;
@@ -559,6 +566,7 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
     appNamespace: values.appNamespace as string,
     waitForReady: values.waitForReady as boolean,
     deployKeyGeneration: values.deployKeyGeneration as number,
+    secretsKeyGeneration: values.secretsKeyGeneration as number,
     cluster,
     services: Object.entries(services)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))

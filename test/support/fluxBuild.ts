@@ -1,10 +1,14 @@
 /**
  * What kustomize-controller does with a Kustomization, as far as it can be done offline:
- * build `<repo>/<spec.path>` with real kustomize (load restrictions off, as Flux builds),
- * set `spec.targetNamespace`, then run post-build substitution with Flux >= 2.9 semantics.
+ * add `spec.components` to the folder's kustomization.yaml (dropping missing ones with
+ * `spec.ignoreMissingComponents`), build `<repo>/<spec.path>` with real kustomize (load
+ * restrictions off, as Flux builds), set `spec.targetNamespace`, then run post-build
+ * substitution with Flux >= 2.9 semantics. SOPS decryption is not done here.
  */
 import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
+import { parse } from "yaml";
 import { parseYamlDocs, toYaml } from "../../lib/yaml";
 import { CLUSTER_SCOPED, type KubeObject } from "./models";
 
@@ -45,12 +49,40 @@ export interface FluxKustomization extends KubeObject {
     sourceRef: { kind: string; name: string };
     targetNamespace?: string;
     postBuild?: { substitute?: Record<string, string> };
+    components?: string[];
+    ignoreMissingComponents?: boolean;
   };
+}
+
+/**
+ * Builds `dir` with `components` appended to its kustomization.yaml, as kustomize-controller
+ * does in its own checkout (`generator.go`); the file is put back afterwards.
+ */
+function buildWithComponents(dir: string, components: string[], ignoreMissing: boolean) {
+  const file = path.join(dir, "kustomization.yaml");
+  const original = fs.readFileSync(file, "utf8");
+  const present = ignoreMissing
+    ? components.filter((c) => fs.existsSync(path.join(dir, c)))
+    : components;
+  if (present.length === 0) return kustomizeBuild(dir);
+  const k = parse(original) as { components?: string[] };
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ ...k, components: [...(k.components ?? []), ...present] }),
+  );
+  try {
+    return kustomizeBuild(dir);
+  } finally {
+    fs.writeFileSync(file, original);
+  }
 }
 
 /** Builds one Flux Kustomization; `repoDir` is the checkout its GitRepository points at. */
 export function fluxBuild(ks: FluxKustomization, repoDir: string): KubeObject[] {
-  const built = kustomizeBuild(path.join(repoDir, ks.spec.path));
+  const dir = path.join(repoDir, ks.spec.path);
+  const built = ks.spec.components
+    ? buildWithComponents(dir, ks.spec.components, ks.spec.ignoreMissingComponents === true)
+    : kustomizeBuild(dir);
   const vars = ks.spec.postBuild?.substitute;
   return built.map((obj) => {
     let result = obj;

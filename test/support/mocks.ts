@@ -29,6 +29,8 @@ export interface Registration {
   customTimeouts: { create: string; update: string; delete: string } | undefined;
   /** The `import` option: the id of an existing resource to adopt. */
   importId: string;
+  /** Outputs the engine is told to keep secret (`additionalSecretOutputs`). */
+  additionalSecretOutputs: string[];
   read: boolean;
 }
 
@@ -46,6 +48,10 @@ export const fakeKubeconfig = (profile: string, server = "https://127.0.0.1:3277
   ].join("\n");
 export const FAKE_PRIVATE_KEY =
   "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-PRIVATE-KEY\n-----END OPENSSH PRIVATE KEY-----\n";
+/** What the mocked AgeKey `<name>` makes: an identity and a recipient that name it. */
+export const fakeAgeIdentity = (name: string): string =>
+  `AGE-SECRET-KEY-1FAKE-AGE-IDENTITY-${name}`;
+export const fakeAgeRecipient = (name: string): string => `age1fakerecipient-${name}`;
 
 /** What the mocked world holds; tests change it before `setMocks`. */
 export const world = {
@@ -137,6 +143,7 @@ interface Req {
     { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
   getObject(): { toJavaScript(): Record<string, unknown> };
   getImportid(): string;
+  getAdditionalsecretoutputsList(): string[];
 }
 
 type Callback = (err: unknown, resp: { getUrn(): string }) => void;
@@ -170,6 +177,7 @@ function record(original: (req: Req, cb: Callback) => Promise<void>, read: boole
           replacementTrigger: read ? undefined : req.getReplacementTrigger()?.toJavaScript(),
           customTimeouts: timeouts(read ? undefined : req.getCustomtimeouts()),
           importId: read ? "" : req.getImportid(),
+          additionalSecretOutputs: read ? [] : req.getAdditionalsecretoutputsList(),
           read,
         });
       }
@@ -205,6 +213,10 @@ export async function setMocks(
         if (args.type === "pulumi-nodejs:dynamic/flux-platform:SshKeyPair") {
           state.privateKeyOpenssh = FAKE_PRIVATE_KEY;
           state.publicKeyOpenssh = "ssh-ed25519 AAAAFAKEPUBLICKEY";
+        }
+        if (args.type === "pulumi-nodejs:dynamic/flux-platform:AgeKey") {
+          state.identity = fakeAgeIdentity(args.name);
+          state.recipient = fakeAgeRecipient(args.name);
         }
         if (args.type === "pulumi-nodejs:dynamic/flux-platform:RandomToken") {
           state.value = "f".repeat(64);
