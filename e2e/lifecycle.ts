@@ -374,16 +374,38 @@ function otherTeamsConfig(infra: Infra): Step {
         "--dry-run=server",
         `--as=${as}`,
       ]);
-      const expected = `service beetle may write only its own ConfigMap ${APP_NAMESPACE}/beetle-config; refused: ConfigMap ${APP_NAMESPACE}/sonar-extra`;
+      const expected = `service beetle may write only its own ConfigMap ${APP_NAMESPACE}/beetle-config and Secret ${APP_NAMESPACE}/beetle-secrets; refused: ConfigMap ${APP_NAMESPACE}/sonar-extra`;
       if (create.status === 0 || !create.stderr.includes(expected)) {
         throw new Error(`create as ${as}: exit ${create.status}: ${create.stderr}`);
+      }
+      // Its own Secret beetle-secrets may be written (team secrets); sonar's may not.
+      const secret = (name: string) =>
+        infra.kubectl([
+          "-n",
+          APP_NAMESPACE,
+          "create",
+          "secret",
+          "generic",
+          name,
+          "--from-literal=K=v",
+          "--dry-run=server",
+          `--as=${as}`,
+        ]);
+      const own = await secret("beetle-secrets");
+      if (own.status !== 0) throw new Error(`its own Secret was refused: ${own.stderr}`);
+      const other = await secret("sonar-secrets");
+      if (
+        other.status === 0 ||
+        !other.stderr.includes(`refused: Secret ${APP_NAMESPACE}/sonar-secrets`)
+      ) {
+        throw new Error(`sonar's Secret as ${as}: exit ${other.status}: ${other.stderr}`);
       }
       const back = await standinCommit(infra, "beetle: undo", (dir) => {
         fs.rmSync(path.join(dir, "beetle/e2e/sonar.yaml"));
         fs.writeFileSync(path.join(dir, k), original);
       });
       await kustomizationAt(infra, "config-beetle", back, "True");
-      return `refused: ${(cond.message ?? "").split("\n")[0].slice(0, 110)}; sonar-config unchanged; the policy refused a create as config-beetle: "${expected}"`;
+      return `refused: ${(cond.message ?? "").split("\n")[0].slice(0, 110)}; sonar-config unchanged; the policy refused a create as config-beetle: "${expected}"; its own Secret beetle-secrets allowed, sonar-secrets refused`;
     },
   };
 }
