@@ -72,6 +72,10 @@ export function run(
       cwd: options.cwd,
       stdio: ["pipe", "pipe", "pipe"],
     });
+    // Tracked until it exits, so an interrupted run stops a `pulumi up` in flight too.
+    const tracked = { name: command, child };
+    started.push(tracked);
+    child.on("exit", () => started.splice(started.indexOf(tracked), 1));
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
