@@ -75,7 +75,10 @@ export function run(
     // Tracked until it exits, so an interrupted run stops a `pulumi up` in flight too.
     const tracked = { name: command, child };
     started.push(tracked);
-    child.on("exit", () => started.splice(started.indexOf(tracked), 1));
+    child.on("exit", () => {
+      const i = started.indexOf(tracked);
+      if (i >= 0) started.splice(i, 1);
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
