@@ -51,7 +51,8 @@ async function setUp(t: Toolchain, infra: Infra, pluginDir: string): Promise<Min
   const home = path.join(infra.runDir, "minikube");
   fs.mkdirSync(home, { recursive: true });
   const kubeconfig = path.join(home, "kubeconfig");
-  const doubleBin = path.resolve(__dirname, "bin");
+  // Not `bin/`: .gitignore leaves every bin/ folder out of the repository.
+  const doubleBin = path.resolve(__dirname, "shim");
   const env = {
     KUBECONFIG: kubeconfig,
     FLUX_PLATFORM_MINIKUBE_HOME: home,
