@@ -314,12 +314,19 @@ export async function startFluxControllers(
   dir: string,
   name: string,
   spawn: Spawn,
-  { notifications = true }: { notifications?: boolean } = {},
-): Promise<{ receiverUrl: string }> {
+  {
+    notifications = true,
+    storagePort,
+  }: {
+    notifications?: boolean;
+    /** source-controller's artifact address (a restart that keeps its artifacts keeps it too). */
+    storagePort?: number;
+  } = {},
+): Promise<{ receiverUrl: string; storagePort: number }> {
   const b = (x: string) => path.join(t.bin, x);
   const env = { ...process.env, PATH: `${t.bin}:${process.env.PATH}` };
   const fluxEnv = { ...env, KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: "flux-system" };
-  const storage = await freePort();
+  const storage = storagePort ?? (await freePort());
   const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
   // notification-controller: events in on ports[4], receiver on ports[5], health on ports[7].
   const events = `http://127.0.0.1:${ports[4]}`;
@@ -376,5 +383,5 @@ export async function startFluxControllers(
       500,
     );
   }
-  return { receiverUrl: `http://127.0.0.1:${ports[5]}` };
+  return { receiverUrl: `http://127.0.0.1:${ports[5]}`, storagePort: storage };
 }

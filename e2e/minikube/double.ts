@@ -41,6 +41,12 @@ interface Profile {
   server?: string;
   /** The address the profile's context gives: a forwarder, new on every start. */
   forwarder?: string;
+  /**
+   * source-controller's artifact port, kept across restarts: in a real profile the
+   * controllers reach each other through in-cluster Services, whose addresses a restart
+   * does not change; a new port would leave every stored artifact URL pointing nowhere.
+   */
+  storagePort?: number;
   pids: number[];
 }
 
@@ -145,14 +151,15 @@ async function bringUp(pr: Profile, internal: string): Promise<void> {
   const flux = path.join(profileDir(pr.name), "flux");
   fs.mkdirSync(flux, { recursive: true });
   // source- and kustomize-controller: what the minikube stack's fluxComponents ask for.
-  await startFluxControllers(
+  const started = await startFluxControllers(
     t,
     internal,
     flux,
     pr.name,
     (_n, cmd, args, o) => pr.pids.push(detached(cmd, args, o.env, o.log)),
-    { notifications: false },
+    { notifications: false, storagePort: pr.storagePort },
   );
+  pr.storagePort = started.storagePort;
   pr.forwarder = `https://127.0.0.1:${port}`;
   await waitFor(
     "the forwarder to listen",
