@@ -51,6 +51,7 @@ export const REQUIRED_BINARIES = [
   "source-controller",
   "kustomize-controller",
   "notification-controller",
+  "sops",
 ];
 
 export function missingBinaries(t: Toolchain): string[] {

@@ -264,6 +264,14 @@ build_source_controller() { build_flux source-controller "$SOURCE_CONTROLLER_VER
 build_kustomize_controller() { build_flux kustomize-controller "$KUSTOMIZE_CONTROLLER_VERSION"; }
 build_notification_controller() { build_flux notification-controller "$NOTIFICATION_CONTROLLER_VERSION"; }
 
+build_sops() (
+  local d
+  d=$(src sops github.com/getsops/sops/v3 "$SOPS_VERSION")
+  cd "$d"
+  gobuild sops ./cmd/sops -ldflags "-s -w"
+  provenance sops "github.com/getsops/sops/v3@$SOPS_VERSION cmd/sops"
+)
+
 copy_crds() { # NAME VERSION
   local d f
   d=$(mod_dir "github.com/fluxcd/$1" "$2")
@@ -303,6 +311,7 @@ if [ "$RELOADER_VERSION" = UNSERVED ]; then
   unserved reloader optional "github.com/stakater/Reloader is not served by the Go module proxy"
 fi
 step notification-controller "notification-controller" build_notification_controller
+step sops "sops" build_sops
 
 CURRENT_STEP=crds
 rm -f "$CRDS/SOURCES.txt.tmp"
