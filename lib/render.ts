@@ -625,7 +625,9 @@ export function loadStackFile(dir: string, stack: string): PlatformConfig {
  * The files a stack writes into one repository, by path: all rendered files, except that
  * an adopting stack leaves a shared sync file (the platform README) to the stack that
  * created the repository. Shared scaffold files are declared by every stack: they are
- * written only where missing, so whichever stack comes first writes them once.
+ * written only where missing, so whichever stack comes first writes them once. Section
+ * files are declared by every stack too, adopting or not: each writes its own block of one
+ * shared file.
  */
 export function writtenFiles(
   files: readonly RepoFile[],

@@ -34,8 +34,10 @@ export interface RepoFile {
   /**
    * `sync`: Pulumi owns the content and puts it back on every `pulumi up`.
    * `scaffold`: written once; later edits in the repo are kept.
+   * `section`: one file shared by several stacks, each owning the block between its
+   * `# >>> <id>` and `# <<< <id>` lines (lib/github/plan.ts `spliceSection`).
    */
-  readonly mode: "sync" | "scaffold";
+  readonly mode: "sync" | "scaffold" | "section";
   /** The same path for every environment (several stacks share one repo), or this one's only. */
   readonly shared: boolean;
 }
