@@ -85,6 +85,26 @@ export async function lsTree(
     });
 }
 
+/** A blob's bytes, as `git cat-file blob` gives them (not decoded: a blob may be binary). */
+export function catBlob(dir: string, sha: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      "git",
+      ["cat-file", "blob", sha],
+      {
+        cwd: dir,
+        env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1", HOME: dir },
+        maxBuffer: 256 << 20,
+        encoding: "buffer",
+      },
+      (err, stdout, stderr) =>
+        err
+          ? reject(new Error(`git cat-file blob ${sha} failed: ${stderr.toString().trim()}`))
+          : resolve(stdout),
+    );
+  });
+}
+
 /** The object's type, or undefined when it does not exist. */
 export async function objectType(dir: string, sha: string): Promise<string | undefined> {
   if (!/^[0-9a-f]{40}$/.test(sha)) return undefined;

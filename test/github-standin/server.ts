@@ -33,6 +33,7 @@ import * as http from "node:http";
 import * as path from "node:path";
 import type { AddressInfo } from "node:net";
 import {
+  catBlob,
   git,
   gitOk,
   isEmptyRepo,
@@ -431,6 +432,33 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
               url: `${api(o, r)}/git/${e.type === "blob" ? "blobs" : "trees"}/${e.sha}`,
             })),
             truncated: false,
+          },
+        ];
+      },
+    ],
+    // A blob's bytes, base64 as GitHub sends them: Ruby's `Base64.encode64`, a line break
+    // after every 60 characters and at the end.
+    [
+      "GET",
+      /^\/repos\/([^/]+)\/([^/]+)\/git\/blobs\/([^/]+)$/,
+      async ([, o, r, sha]) => {
+        const dir = existing(o, r);
+        if ((await objectType(dir, sha)) !== "blob") {
+          await notEmpty(dir);
+          throw new HttpError(404, "Not Found");
+        }
+        const bytes = await catBlob(dir, sha);
+        const b64 = bytes.toString("base64");
+        const content = b64.replace(/.{1,60}/g, "$&\n");
+        return [
+          200,
+          {
+            sha,
+            node_id: `B_${sha}`,
+            size: bytes.length,
+            url: `${api(o, r)}/git/blobs/${sha}`,
+            content,
+            encoding: "base64",
           },
         ];
       },
