@@ -15,9 +15,20 @@
  *   consistent): read again with backoff for a bounded time.
  * - 409 "Git Repository is empty." (an adopted repository created without `auto_init`): the
  *   Git Data API cannot make a first commit, so the Contents API makes it (`firstCommit`).
+ *
+ * A `section` file is planned on its text, not its SHA (plan.ts `spliceSection`), so every
+ * read of the branch reads those files' blobs too (`readSectionTexts`): a plan on the tree
+ * of one read and the text of an earlier one would drop what another stack wrote between.
  */
 import type { GitHubClient } from "./api";
-import { planChanges, type Change, type DesiredFiles, type Owned } from "./plan";
+import {
+  planChanges,
+  type Change,
+  type DesiredFiles,
+  type LiveText,
+  type LiveTree,
+  type Owned,
+} from "./plan";
 
 export interface RepoTarget {
   readonly owner: string;
@@ -153,6 +164,41 @@ async function readAt(gh: GitHubClient, t: RepoTarget, commit: string): Promise<
 /** The branch as it is now; fails at once when it is missing or the repository is empty. */
 export async function readBranch(gh: GitHubClient, t: RepoTarget): Promise<LiveBranch> {
   return readAt(gh, t, await readHead(gh, t));
+}
+
+/**
+ * The text of every `section` file of `desired` that the branch holds (`live`: path -> blob
+ * SHA), from `GET …/git/blobs/{sha}` (base64, with line breaks, as GitHub sends it).
+ */
+export async function readSectionTexts(
+  gh: GitHubClient,
+  t: RepoTarget,
+  desired: DesiredFiles,
+  live: LiveTree,
+): Promise<Map<string, string>> {
+  const paths = Object.keys(desired).filter((p) => desired[p].mode === "section" && live.has(p));
+  const texts = await Promise.all(
+    paths.map(async (p) => {
+      const blob = await gh.request("GET /repos/{owner}/{repo}/git/blobs/{file_sha}", {
+        owner: t.owner,
+        repo: t.repo,
+        file_sha: live.get(p)!,
+      });
+      const { content, encoding } = blob.data;
+      if (encoding !== "base64") {
+        throw new Error(`${t.owner}/${t.repo}: GitHub sent ${p} as ${encoding}, not base64`);
+      }
+      // Node's base64 decoder skips the line breaks GitHub puts every 60 characters.
+      const bytes = Buffer.from(content, "base64");
+      const text = bytes.toString("utf8");
+      // Spliced and written back as UTF-8, anything else would be changed in bytes we keep.
+      if (!Buffer.from(text, "utf8").equals(bytes)) {
+        throw new Error(`${t.owner}/${t.repo}: ${p} on ${t.branch} is not UTF-8 text`);
+      }
+      return [p, text] as const;
+    }),
+  );
+  return new Map(texts);
 }
 
 /**
@@ -330,7 +376,9 @@ export async function writeFiles(
       else moves++;
       live = r.live;
     }
-    const planned = planChanges(desired, live.files, owned);
+    // Read again with every branch read (first, after the first commit, after a race).
+    const texts: LiveText = await readSectionTexts(gh, t, desired, live.files);
+    const planned = planChanges(desired, live.files, owned, texts);
     const changes = made ? [made.change, ...planned] : planned;
     if (planned.length === 0) {
       return { commit: made?.commit, head: live.commit, changes, retries: moves };
