@@ -1,7 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { githubClient } from "../lib/github/api";
-import { ownedBy, planChanges, type DesiredFiles, type Owned } from "../lib/github/plan";
-import { readBranch, writeFiles, type RepoTarget } from "../lib/github/writer";
+import {
+  ownedBy,
+  planChanges,
+  spliceSection,
+  type DesiredFiles,
+  type Owned,
+} from "../lib/github/plan";
+import { readBranch, readSectionTexts, writeFiles, type RepoTarget } from "../lib/github/writer";
 
 /**
  * Every file a stack owns in one repository, written in ONE commit per `pulumi up` that
@@ -13,9 +19,11 @@ import { readBranch, writeFiles, type RepoTarget } from "../lib/github/writer";
  * state; it captures only lib/github, which loads Octokit with `require` when it runs.
  *
  * Preview: the provider's check reads the branch and marks what the commit will do, so a
- * changed file shows its content diff, a hand edit of a sync file shows as `put back`, and a
+ * changed file shows its content diff, a hand edit of a sync file shows as `put back`, a
  * scaffold file that is already in the repository shows as kept (its template changes are
- * never written). Destroy keeps every file: a repository's history is never rewritten.
+ * never written), and a section file shows the whole file the commit leaves (this stack's
+ * block spliced into what the other stacks wrote). Destroy keeps every file: a repository's
+ * history is never rewritten.
  */
 export interface RepositoryFilesArgs {
   readonly owner: pulumi.Input<string>;
@@ -32,9 +40,15 @@ export interface RepositoryFilesArgs {
 
 /** One file as the preview shows it; `note` says what the commit does with it, if anything. */
 export interface FileInput {
-  readonly mode: "sync" | "scaffold";
+  readonly mode: "sync" | "scaffold" | "section";
   readonly content: string;
   readonly note?: string;
+  /**
+   * A section file once checked: the stack's own content (the file as it writes it when
+   * missing), kept because `content` then shows the spliced file, which holds other stacks'
+   * blocks and so cannot be spliced again; the write splices this into the branch it reads.
+   */
+  readonly template?: string;
 }
 
 interface Inputs {
@@ -76,17 +90,28 @@ const target = (i: Inputs): RepoTarget => ({
 const client = (i: Inputs) => githubClient({ token: i.token, baseUrl: i.baseUrl || undefined });
 const desired = (i: Inputs): DesiredFiles =>
   Object.fromEntries(
-    Object.entries(i.files).map(([p, f]) => [p, { mode: f.mode, content: f.content }]),
+    Object.entries(i.files).map(([p, f]) => [
+      p,
+      { mode: f.mode, content: f.mode === "section" ? (f.template ?? f.content) : f.content },
+    ]),
   );
 
-/** The branch as it is, or empty when the repository or branch is not there yet (preview). */
-async function liveFiles(i: Inputs): Promise<Map<string, string>> {
+/**
+ * The branch as it is (path -> blob SHA, and the text of its section files), or empty when
+ * the repository or branch is not there yet (preview).
+ */
+async function liveFiles(
+  i: Inputs,
+): Promise<{ files: Map<string, string>; texts: Map<string, string> }> {
+  const gh = client(i);
+  let files: Map<string, string>;
   try {
-    return (await readBranch(client(i), target(i))).files;
+    files = (await readBranch(gh, target(i))).files;
   } catch (err) {
-    if (/does not exist/.test(String(err))) return new Map();
+    if (/does not exist/.test(String(err))) return { files: new Map(), texts: new Map() };
     throw err;
   }
+  return { files, texts: await readSectionTexts(gh, target(i), desired(i), files) };
 }
 
 async function write(i: Inputs, owned: Owned): Promise<Outputs> {
@@ -105,12 +130,21 @@ export const repositoryFilesProvider: pulumi.dynamic.ResourceProvider<Inputs, Ou
     if (!known(news) || typeof news.files !== "object") return { inputs: news };
     const live = await liveFiles(news);
     const owned = olds?.files ? ownedBy(desired(olds as Inputs)) : {};
-    const changed = new Set(planChanges(desired(news), live, owned).map((c) => c.path));
+    const plan = planChanges(desired(news), live.files, owned, live.texts);
+    const changed = new Set(plan.map((c) => c.path));
     const files: Record<string, FileInput> = {};
     for (const [p, f] of Object.entries(news.files)) {
       const base = { mode: f.mode, content: f.content };
       const previous = olds?.files?.[p];
-      if (f.mode === "scaffold" && !changed.has(p)) {
+      if (f.mode === "section") {
+        // What the commit leaves (or what is there already), not this stack's template.
+        const template = f.template ?? f.content;
+        const text = live.texts.get(p);
+        const content = text === undefined ? template : spliceSection(text, template);
+        const was = previous?.template ?? previous?.content;
+        const note = changed.has(p) && was === template ? { note: NOTES.putBack } : {};
+        files[p] = { mode: f.mode, content, template, ...note };
+      } else if (f.mode === "scaffold" && !changed.has(p)) {
         // Not written: show what the repository keeps, not the template.
         files[p] = { mode: f.mode, content: previous?.content ?? f.content, note: NOTES.kept };
       } else if (changed.has(p) && previous?.content === f.content) {
@@ -129,7 +163,8 @@ export const repositoryFilesProvider: pulumi.dynamic.ResourceProvider<Inputs, Ou
       olds.repository !== news.repository ||
       olds.branch !== news.branch;
     if (moved) return { changes: true, replaces: ["owner", "repository", "branch"] };
-    const changes = planChanges(desired(news), await liveFiles(news), olds.owned ?? {});
+    const live = await liveFiles(news);
+    const changes = planChanges(desired(news), live.files, olds.owned ?? {}, live.texts);
     return { changes: changes.length > 0 };
   },
 
