@@ -21,14 +21,7 @@
  * of one read and the text of an earlier one would drop what another stack wrote between.
  */
 import type { GitHubClient } from "./api";
-import {
-  planChanges,
-  type Change,
-  type DesiredFiles,
-  type LiveText,
-  type LiveTree,
-  type Owned,
-} from "./plan";
+import { planChanges, type Change, type DesiredFiles, type LiveTree, type Owned } from "./plan";
 
 export interface RepoTarget {
   readonly owner: string;
@@ -376,8 +369,8 @@ export async function writeFiles(
       else moves++;
       live = r.live;
     }
-    // Read again with every branch read (first, after the first commit, after a race).
-    const texts: LiveText = await readSectionTexts(gh, t, desired, live.files);
+    // This read's texts, never an earlier one's: a race retry must splice into the new head.
+    const texts = await readSectionTexts(gh, t, desired, live.files);
     const planned = planChanges(desired, live.files, owned, texts);
     const changes = made ? [made.change, ...planned] : planned;
     if (planned.length === 0) {
