@@ -7,8 +7,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { apiBaseUrl, githubClient } from "../lib/github/api";
-import { gitBlobSha, ownedBy, planChanges, type DesiredFiles } from "../lib/github/plan";
-import { readBranch, writeFiles, type RepoTarget } from "../lib/github/writer";
+import {
+  gitBlobSha,
+  ownedBy,
+  planChanges,
+  spliceSection,
+  type DesiredFiles,
+} from "../lib/github/plan";
+import { readBranch, readSectionTexts, writeFiles, type RepoTarget } from "../lib/github/writer";
 import { git, gitOk, writeTree } from "./github-standin/git";
 import { startStandIn, type StandIn } from "./github-standin/server";
 
@@ -54,6 +60,110 @@ describe("repository writer: plan (pure)", () => {
       { kind: "update", path: "a", content: "A" },
       { kind: "delete", path: "old" },
     ]);
+  });
+});
+
+/** One environment's block of `.sops.yaml`, as each stack writes its own. */
+const sopsBlock = (env: string, recipient: string, indent = "  ") =>
+  `${indent}# >>> flux-platform environment ${env}\n` +
+  `${indent}- path_regex: ${env}/.*\\.yaml$\n` +
+  `${indent}  age: ${recipient}\n` +
+  `${indent}# <<< flux-platform environment ${env}\n`;
+/** `.sops.yaml` as one stack writes it when it is missing. */
+const sopsFile = (env: string, recipient: string) =>
+  `creation_rules:\n${sopsBlock(env, recipient)}`;
+const section = (content: string) => ({ mode: "section" as const, content });
+
+describe("repository writer: section files (pure)", () => {
+  const dev = sopsFile("dev", "age1dev");
+
+  it("a missing file is the stack's content as it is", () => {
+    expect(spliceSection(undefined, dev)).to.equal(dev);
+  });
+
+  it("replaces only its own block: another stack's block and hand-written lines stay byte for byte", () => {
+    // CRLF, a person's comments, prd's block first, dev's indented differently, no final newline.
+    const head = "# edited by hand\r\ncreation_rules:\n" + sopsBlock("prd", "age1prd");
+    const middle = "  # keep this note\n";
+    const tail = "  - path_regex: shared/.*\n    age: age1team";
+    const live = head + middle + sopsBlock("dev", "age1old", "    ") + tail;
+    expect(spliceSection(live, dev)).to.equal(head + middle + sopsBlock("dev", "age1dev") + tail);
+    // Its own block, as it is, is no change.
+    const same = head + middle + sopsBlock("dev", "age1dev") + tail;
+    expect(spliceSection(same, dev)).to.equal(same);
+  });
+
+  it("appends its block when the file has none, after a line break, once", () => {
+    const prd = sopsFile("prd", "age1prd");
+    const both = prd + sopsBlock("dev", "age1dev");
+    expect(spliceSection(prd, dev)).to.equal(both);
+    expect(spliceSection(prd.replace(/\n$/, ""), dev)).to.equal(both);
+    expect(spliceSection(both, dev)).to.equal(both);
+    expect(spliceSection("", dev)).to.equal(sopsBlock("dev", "age1dev"));
+  });
+
+  it("refuses a broken block of its id in the file, naming the id, and leaves other ids' alone", () => {
+    const open = "  # >>> flux-platform environment dev\n";
+    const close = "  # <<< flux-platform environment dev\n";
+    const prd = sopsBlock("prd", "age1prd");
+    for (const live of [
+      `creation_rules:\n${open}  - age: x\n`, // opened, never closed
+      `creation_rules:\n${close}  - age: x\n`, // closed, never opened
+      `creation_rules:\n${close}${open}`, // in the wrong order
+      `creation_rules:\n${open}${open}${close}`, // opened twice
+      `creation_rules:\n${open}${prd}${close}`, // prd's block inside it
+    ]) {
+      expect(() => spliceSection(live, dev), live).to.throw(
+        /block "flux-platform environment dev" is broken .* must be fixed by hand/,
+      );
+    }
+    // prd's broken block is not dev's to repair, nor a reason to refuse its own.
+    const theirs = `creation_rules:\n  # >>> flux-platform environment prd\n`;
+    expect(spliceSection(theirs, dev)).to.equal(theirs + sopsBlock("dev", "age1dev"));
+  });
+
+  it("refuses content without exactly one well-formed block, saying what is wrong", () => {
+    const open = "# >>> a\n";
+    for (const [content, said] of [
+      ["creation_rules: []\n", /no opening "# >>> <id>" line/],
+      [`${open}x: 1\n`, /block "a" needs one closing "# <<< a" line/],
+      [`${open}x: 1\n# <<< b\n`, /block "a" needs one closing "# <<< a" line/],
+      [`# <<< a\n${open}`, /block "a" needs one closing "# <<< a" line/],
+      [`${open}# <<< a\n# >>> b\n# <<< b\n`, /one block, not several \("a", "b"\)/],
+      ["# >>> \n# <<< \n", /opening "# >>> " line has no id/],
+    ] as const) {
+      expect(() => spliceSection(undefined, content), content).to.throw(said);
+      expect(() => spliceSection("x: 1\n", content), content).to.throw(said);
+    }
+  });
+
+  it("plans a section file on its text: no update when equal, its block put back, never deleted", () => {
+    const path = ".sops.yaml";
+    const desired: DesiredFiles = { [path]: section(dev) };
+    const both = sopsFile("prd", "age1prd") + sopsBlock("dev", "age1dev");
+    const tree = (text: string) => new Map([[path, gitBlobSha(text)]]);
+    const text = (t: string) => new Map([[path, t]]);
+    expect(planChanges(desired, new Map(), {})).to.deep.equal([
+      { kind: "add", path, content: dev },
+    ]);
+    expect(planChanges(desired, tree(both), ownedBy(desired), text(both))).to.deep.equal([]);
+    const edited = both.replace("age: age1dev", "age: age1someone");
+    expect(planChanges(desired, tree(edited), ownedBy(desired), text(edited))).to.deep.equal([
+      { kind: "update", path, content: both },
+    ]);
+    // Left the render: prd's block still lives in it.
+    expect(planChanges({}, tree(both), ownedBy(desired), text(both))).to.deep.equal([]);
+    // Its text must be read, and be the blob the tree names.
+    expect(() => planChanges(desired, tree(both), {})).to.throw(
+      ".sops.yaml: a section file on the branch, but its text was not read",
+    );
+    expect(() => planChanges(desired, tree(both), {}, text(edited))).to.throw(
+      `.sops.yaml: the text read is not the blob ${gitBlobSha(both)} the branch holds`,
+    );
+    const broken = "  # >>> flux-platform environment dev\n";
+    expect(() => planChanges(desired, tree(broken), {}, text(broken))).to.throw(
+      /^\.sops\.yaml: the file's block "flux-platform environment dev" is broken/,
+    );
   });
 });
 
@@ -427,6 +537,79 @@ describe("repository writer against the GitHub stand-in", () => {
     expect(err.message).to.contain("allow the token's user/App to bypass");
     const bare = standin.repoDir(empty.owner, empty.repo);
     expect((await gitOk(bare, ["for-each-ref"])).trim()).to.equal("");
+  });
+
+  const SOPS = ".sops.yaml";
+  const devSops: DesiredFiles = { [SOPS]: section(sopsFile("dev", "age1dev")) };
+  const prdSops: DesiredFiles = { [SOPS]: section(sopsFile("prd", "age1prd")) };
+  const blobReads = () => count("GET", /\/git\/blobs\/[0-9a-f]{40}$/);
+
+  it("section: two stacks write their own block of one file in turn; the same again is no commit", async () => {
+    await writeFiles(gh(), T, devSops, {}, "flux-platform: dev");
+    expect(await show(SOPS)).to.equal(sopsFile("dev", "age1dev"));
+    const prd = await writeFiles(gh(), T, prdSops, {}, "flux-platform: prd");
+    expect(prd.changes.map((c) => `${c.kind} ${c.path}`)).to.deep.equal([`update ${SOPS}`]);
+    const both = sopsFile("dev", "age1dev") + sopsBlock("prd", "age1prd");
+    expect(await show(SOPS)).to.equal(both);
+    expect(await commits()).to.equal(3);
+
+    standin.requests.length = 0;
+    for (const [desired, env] of [
+      [devSops, "dev"],
+      [prdSops, "prd"],
+    ] as const) {
+      const again = await writeFiles(gh(), T, desired, ownedBy(desired), `flux-platform: ${env}`);
+      expect(again.commit, env).to.equal(undefined);
+    }
+    expect(writes()).to.deep.equal([]);
+    expect(blobReads().map((q) => q.status)).to.deep.equal([200, 200]);
+    expect(await commits()).to.equal(3);
+
+    // dev's new recipient changes dev's block only; dev leaving the render deletes nothing.
+    const rotated: DesiredFiles = { [SOPS]: section(sopsFile("dev", "age1new")) };
+    await writeFiles(gh(), T, rotated, ownedBy(devSops), "flux-platform: dev");
+    expect(await show(SOPS)).to.equal(sopsFile("dev", "age1new") + sopsBlock("prd", "age1prd"));
+    expect((await writeFiles(gh(), T, {}, ownedBy(rotated), "dev")).commit).to.equal(undefined);
+    expect(await commits()).to.equal(4);
+  });
+
+  it("section: the branch moves under the write (another stack's block): read again, both kept", async () => {
+    await writeFiles(gh(), T, devSops, {}, "flux-platform: dev");
+    const client = gh();
+    let moved = false;
+    client.hook.before("request", async (o) => {
+      if (o.method === "PATCH" && !moved) {
+        moved = true;
+        const live = await readBranch(gh(), T);
+        const texts = await readSectionTexts(gh(), T, prdSops, live.files);
+        await moveMain(SOPS, spliceSection(texts.get(SOPS), prdSops[SOPS].content));
+      }
+    });
+    const rotated: DesiredFiles = { [SOPS]: section(sopsFile("dev", "age1new")) };
+    const r = await writeFiles(client, T, rotated, ownedBy(devSops), "flux-platform: dev");
+    expect(r.retries).to.equal(1);
+    expect(await show(SOPS)).to.equal(sopsFile("dev", "age1new") + sopsBlock("prd", "age1prd"));
+  });
+
+  it("section: an adopted empty repository gets it by the Contents API, read back, then the rest", async () => {
+    const empty: RepoTarget = { ...T, repo: "adopted" };
+    await standin.createRepo(empty.owner, empty.repo, { autoInit: false });
+    standin.requests.length = 0;
+    const desired = { ...devSops, "a/b.yaml": sync("b\n") };
+    const r = await writeFiles(gh(), empty, desired, {}, "flux-platform: dev");
+    expect(r.changes.map((c) => `${c.kind} ${c.path}`)).to.deep.equal([
+      `add ${SOPS}`,
+      "add a/b.yaml",
+    ]);
+    expect(writes().map((w) => `${w.method} ${w.path} ${w.status}`)).to.deep.equal([
+      `PUT /repos/acme/adopted/contents/${SOPS} 201`,
+      "POST /repos/acme/adopted/git/trees 201",
+      "POST /repos/acme/adopted/git/commits 201",
+      "PATCH /repos/acme/adopted/git/refs/heads/main 200",
+    ]);
+    expect(blobReads().map((q) => q.status)).to.deep.equal([200]);
+    const bare = standin.repoDir(empty.owner, empty.repo);
+    expect(await gitOk(bare, ["show", `main:${SOPS}`])).to.equal(sopsFile("dev", "age1dev"));
   });
 });
 
