@@ -1,8 +1,9 @@
 /**
  * The GitHub stand-in's REST endpoints for the Pulumi GitHub provider (test/github-standin/
  * rest.ts), driven with Octokit in the order terraform-provider-github v6.13.0 calls them for
- * the program's Repository, BranchDefault, RepositoryDeployKey and getRepository; and the
- * deploy keys' forced command (e2e/git-ssh-shell), run as sshd runs it.
+ * the program's Repository, BranchDefault, RepositoryDeployKey and getRepository; the Git
+ * Data blob read the writer makes for section files; and the deploy keys' forced command
+ * (e2e/git-ssh-shell), run as sshd runs it.
  */
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
@@ -11,7 +12,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { githubClient } from "../lib/github/api";
-import { gitOk } from "./github-standin/git";
+import { signAppJwt } from "./github-standin/apps";
+import { gitOk, writeTree } from "./github-standin/git";
 import { startStandIn, type StandIn } from "./github-standin/server";
 
 const TOKEN = "ghp_standin_token";
@@ -464,6 +466,111 @@ describe("GitHub stand-in: the REST endpoints of the Pulumi GitHub provider", fu
     } finally {
       await s.close();
       fs.rmSync(orgRoot, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("GitHub stand-in: GET /repos/{owner}/{repo}/git/blobs/{file_sha}", function () {
+  this.timeout(30_000);
+  let root: string;
+  let standin: StandIn;
+  /** Bytes that are not UTF-8 and long enough for several lines of base64. */
+  const bytes = Buffer.concat([Buffer.from("creation_rules:\n".repeat(8)), Buffer.from([0xff, 0])]);
+  let blob: string;
+  let tree: string;
+  const get = async (route: string, auth = `token ${TOKEN}`) => {
+    const res = await fetch(`${standin.url}${route}`, { headers: { authorization: auth } });
+    return { status: res.status, data: (await res.json()) as Record<string, unknown> };
+  };
+  /** An installation token of a new App on `acme/flux_platform` with these permissions. */
+  const installationToken = async (id: number, permissions: Record<string, string>) => {
+    const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const registered = await fetch(`${standin.url}/_standin/apps`, {
+      method: "POST",
+      body: JSON.stringify({
+        id,
+        slug: `reader-${id}`,
+        owner: OWNER,
+        publicKeyPem: publicKey.export({ type: "spki", format: "pem" }),
+        permissions,
+        repositories: [REPO],
+      }),
+    });
+    const { installationId } = (await registered.json()) as { installationId: number };
+    const minted = await fetch(`${standin.url}/app/installations/${installationId}/access_tokens`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${signAppJwt(id, privateKey)}` },
+    });
+    expect(minted.status).to.equal(201);
+    return `token ${((await minted.json()) as { token: string }).token}`;
+  };
+
+  before(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "standin-blobs-"));
+    standin = await startStandIn({ root, token: TOKEN });
+    await standin.createRepo(OWNER, REPO);
+    const dir = standin.repoDir(OWNER, REPO);
+    tree = await writeTree(dir, undefined, [{ path: "f", mode: "100644", content: bytes }]);
+    blob = (await gitOk(dir, ["rev-parse", `${tree}:f`])).trim();
+  });
+  after(async () => {
+    await standin.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it("answers GitHub's shape: base64 in lines of 60 characters, each ending in a line break", async () => {
+    for (const prefix of ["", "/api/v3"]) {
+      const r = await get(`${prefix}/repos/${OWNER}/${REPO}/git/blobs/${blob}`);
+      expect(r.status).to.equal(200);
+      expect(Object.keys(r.data).sort()).to.deep.equal([
+        "content",
+        "encoding",
+        "node_id",
+        "sha",
+        "size",
+        "url",
+      ]);
+      expect(r.data).to.include({
+        sha: blob,
+        size: bytes.length,
+        encoding: "base64",
+        url: `${standin.url}/repos/${OWNER}/${REPO}/git/blobs/${blob}`,
+      });
+      const content = r.data.content as string;
+      const lines = content.split("\n");
+      expect(lines.pop()).to.equal("");
+      expect(lines.length).to.equal(Math.ceil((Math.ceil(bytes.length / 3) * 4) / 60));
+      expect(lines.slice(0, -1).every((l) => l.length === 60)).to.equal(true);
+      expect(Buffer.from(content, "base64").equals(bytes)).to.equal(true);
+    }
+  });
+
+  it("is a 404 Not Found for a sha the repository does not have, or that is not a blob", async () => {
+    expect((await get(`/repos/${OWNER}/${REPO}/git/blobs/${blob}`)).status).to.equal(200);
+    for (const sha of ["1".repeat(40), tree, "not-a-sha"]) {
+      const r = await get(`/repos/${OWNER}/${REPO}/git/blobs/${sha}`);
+      expect([r.status, r.data.message], sha).to.deep.equal([404, "Not Found"]);
+    }
+    expect((await get(`/repos/${OWNER}/nope/git/blobs/${blob}`)).status).to.equal(404);
+    // An empty repository: GitHub's 409, as on the other Git Data reads.
+    await standin.createRepo(OWNER, "empty", { autoInit: false });
+    const empty = await get(`/repos/${OWNER}/empty/git/blobs/${blob}`);
+    expect([empty.status, empty.data.message]).to.deep.equal([409, "Git Repository is empty."]);
+    expect((await get(`/repos/${OWNER}/${REPO}/git/blobs/${blob}`, "token wrong")).status).to.equal(
+      401,
+    );
+  });
+
+  it("takes an App installation token with contents read, and refuses one without it like the tree read", async () => {
+    const reader = await installationToken(2001, { contents: "read", metadata: "read" });
+    expect((await get(`/repos/${OWNER}/${REPO}/git/blobs/${blob}`, reader)).status).to.equal(200);
+    const metadataOnly = await installationToken(2002, { metadata: "read" });
+    for (const route of [`git/trees/${tree}`, `git/blobs/${blob}`]) {
+      const r = await get(`/repos/${OWNER}/${REPO}/${route}`, metadataOnly);
+      expect([r.status, r.data.message], route).to.deep.equal([
+        403,
+        "Resource not accessible by integration",
+      ]);
     }
   });
 });
