@@ -125,6 +125,50 @@ describe("RepositoryFiles dynamic provider, serialized as the Pulumi host loads 
     expect(await show("beetle/dev/config.yaml")).to.equal("logLevel: debug\n");
   });
 
+  it("section file: previews the whole file it leaves, writes only its own block, then finds nothing to do", async () => {
+    await standin.createRepo("acme", "flux_developer");
+    const block = (env: string, recipient: string) =>
+      `  # >>> flux-platform environment ${env}\n  - age: ${recipient}\n  # <<< flux-platform environment ${env}\n`;
+    const template = (env: string, recipient: string) =>
+      `creation_rules:\n${block(env, recipient)}`;
+    const stack = (env: string, recipient: string): typeof inputs => ({
+      ...inputs,
+      subject: `flux-platform: ${env}`,
+      files: { ".sops.yaml": { mode: "section", content: template(env, recipient) } },
+    });
+    const prd = stack("prd", "age1prd");
+    await provider.create((await provider.check({} as never, prd)).inputs!);
+    const dev = stack("dev", "age1dev");
+    const both = template("prd", "age1prd") + block("dev", "age1dev");
+    const checked = (await provider.check({} as never, dev)).inputs!;
+    expect(checked.files[".sops.yaml"]).to.deep.equal({
+      mode: "section",
+      content: both,
+      template: template("dev", "age1dev"),
+    });
+    const created = await provider.create(checked);
+    expect(await show(".sops.yaml")).to.equal(both);
+    expect(created.outs!.owned).to.deep.equal({ ".sops.yaml": "section" });
+    const again = (await provider.check(checked, dev)).inputs!;
+    expect(again.files[".sops.yaml"].content).to.equal(both);
+    expect((await provider.diff(created.id, created.outs!, again)).changes).to.equal(false);
+
+    // A hand edit of dev's block is put back; prd's block is prd's.
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "clone-"));
+    await gitOk(work, ["clone", "-q", standin.repoDir("acme", "flux_developer"), "."]);
+    const edited = both.replace("age1dev", "age1someone").replace("age1prd", "age1prd-rotated");
+    fs.writeFileSync(path.join(work, ".sops.yaml"), edited);
+    const id = ["-c", "user.name=dev", "-c", "user.email=dev@example.com"];
+    await gitOk(work, [...id, "commit", "-qam", "edit"]);
+    await gitOk(work, ["push", "-q", "origin", "main"]);
+    const repaired = both.replace("age1prd", "age1prd-rotated");
+    const next = (await provider.check(again, dev)).inputs!;
+    expect(next.files[".sops.yaml"]).to.deep.include({ content: repaired, note: NOTES.putBack });
+    expect((await provider.diff(created.id, created.outs!, next)).changes).to.equal(true);
+    await provider.update(created.id, created.outs!, next);
+    expect(await show(".sops.yaml")).to.equal(repaired);
+  });
+
   it("asks for a replacement when the repository or branch changes", async () => {
     await standin.createRepo("acme", "flux_developer");
     const created = await provider.create(inputs);
