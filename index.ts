@@ -18,6 +18,7 @@ import {
 } from "./components";
 import { ageKeyFiles, configuredHostKeys, knownHosts } from "./lib/clusterObjects";
 import { ConfigError, loadConfig, placeholderProblem } from "./lib/config";
+import { RECIPIENT_PLACEHOLDER } from "./lib/developerSecrets";
 import { routed, serviceHostname } from "./lib/gateway";
 import { publishedSshKeys } from "./lib/github/api";
 import { REPO_ROLES, type RepoRole } from "./lib/names";
@@ -103,11 +104,26 @@ async function main() {
     privateKey: new pulumi.Config().requireSecret("githubAppPrivateKey"),
   };
 
+  // The age keys SOPS decrypts the developer repo's secrets with: made before the repos, whose
+  // `.sops.yaml` names the newest one's recipient, and in the cluster before any config
+  // Kustomization that reads them.
+  const secretsKey = new SecretsKey(
+    "secrets-key",
+    { secret: rendered.cluster.secretsKey, keys: ageKeyFiles(config), kube },
+    { dependsOn: flux },
+  );
+  const newestRecipient = secretsKey.recipients.apply((r) => r[config.secretsKeyGeneration]);
+  const placeholders: Record<RepoRole, Record<string, pulumi.Input<string>>> = {
+    platform: {},
+    developer: { [RECIPIENT_PLACEHOLDER]: newestRecipient },
+  };
+
   const repos = Object.fromEntries(
     REPO_ROLES.map((role, i) => [
       role,
       new GitopsRepo(`${role}-repo`, {
         ...repoSettings[role],
+        placeholders: placeholders[role],
         visibility: config.repoVisibility,
         adopt: config.adoptRepos,
         exists: exists[i],
@@ -178,14 +194,6 @@ async function main() {
     );
   }
 
-  // The age keys SOPS decrypts the developer repo's secrets with, in the cluster before
-  // any config Kustomization that reads them.
-  const secretsKey = new SecretsKey(
-    "secrets-key",
-    { secret: rendered.cluster.secretsKey, keys: ageKeyFiles(config), kube },
-    { dependsOn: flux },
-  );
-
   for (const s of rendered.cluster.services) {
     new FluxService(
       `service-${s.name}`,
@@ -201,7 +209,7 @@ async function main() {
     platformRepoUrl: repos.platform.htmlUrl,
     developerRepoUrl: repos.developer.htmlUrl,
     // What the environment's files are encrypted to: `sops --age <recipient>`. Public.
-    secretsRecipient: secretsKey.recipients.apply((r) => r[config.secretsKeyGeneration]),
+    secretsRecipient: newestRecipient,
     fluxObjects: rendered.clusterObjects
       .filter((o) => o.apiVersion.includes("fluxcd.io"))
       .map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`),

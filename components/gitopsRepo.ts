@@ -1,7 +1,7 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import type { RepoFile } from "../lib/platformRepo";
-import { writtenFiles } from "../lib/render";
+import { fillPlaceholders, writtenFiles } from "../lib/render";
 import { RepositoryFiles } from "./repositoryFiles";
 import { SshKeyPair } from "./sshKeyPair";
 
@@ -21,6 +21,11 @@ export interface GitopsRepoArgs {
   readonly exists: boolean;
   /** The rendered files; `scaffold` files are written once and then left to their owners. */
   readonly files: readonly RepoFile[];
+  /**
+   * Text the renderers leave where a value from another resource goes (the age recipient in
+   * `.sops.yaml`), and the value: replaced in every file before it is written.
+   */
+  readonly placeholders?: Readonly<Record<string, pulumi.Input<string>>>;
   /** `github:owner`. */
   readonly owner: string;
   /** How the file writer reaches GitHub: `github:token` (secret) and `github:baseUrl`. */
@@ -162,7 +167,10 @@ export class GitopsRepo extends pulumi.ComponentResource {
     }
 
     // Every file this stack owns, in one commit per `pulumi up` that changes any.
-    const files = writtenFiles(args.files, args.adopt);
+    const written = writtenFiles(args.files, args.adopt);
+    const files = args.placeholders
+      ? pulumi.all(args.placeholders).apply((values) => fillPlaceholders(written, values))
+      : written;
     this.files = new RepositoryFiles(
       `${name}-files`,
       {

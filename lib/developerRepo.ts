@@ -13,6 +13,7 @@
 import type { PlatformConfig, ServiceConfig } from "./config";
 import type { RepoFile } from "./platformRepo";
 import { DEVELOPER_BASE, configMapName } from "./names";
+import { developerSecretsFiles, SECRETS_GUIDE } from "./developerSecrets";
 import { yamlFile } from "./yaml";
 
 /** The keys of the generated ConfigMap and the files they come from (relative to `<svc>/<env>`). */
@@ -88,6 +89,7 @@ You do not need to know Kubernetes or Flux to change it.
   base/config.yaml        settings for every environment
   <env>/config.yaml       overrides for one environment (dev, prd, ...)
   <env>/kustomization.yaml  owned by the platform team: leave it as it is
+  <env>/secrets/          optional: encrypted secrets for one environment (${SECRETS_GUIDE})
 \`\`\`
 
 ## Change a value for one environment
@@ -109,8 +111,10 @@ platform team's: they live in the platform's stack config (\`flux-platform:servi
 the platform repo, [${cfg.owner}/${cfg.platformRepo}](${cfg.githubUrl}/${cfg.owner}/${cfg.platformRepo}).
 To change one, ask the platform team (open an issue or a pull request there).
 
-No secrets here: everything in this repository is readable by everyone who can read it, and
-the platform does not carry secrets yet. Ask the platform team for a Kubernetes Secret.
+No secrets in \`config.yaml\`: everything in this repository is readable by everyone who
+can read it, and its history keeps every version. Passwords and API keys go in
+\`<service>/<env>/secrets/secrets.yaml\`, encrypted with sops to that environment's key:
+see [${SECRETS_GUIDE}](${SECRETS_GUIDE}).
 
 Each team's folder changes only its own service. Whatever is committed under
 \`${example}/\` can change the configuration of ${example} and nothing else: not another
@@ -162,6 +166,7 @@ export function renderDeveloperRepo(cfg: PlatformConfig): RepoFile[] {
   const env = cfg.environment;
   const files: RepoFile[] = [
     { path: "README.md", content: developerReadme(cfg), mode: "scaffold", shared: true },
+    ...developerSecretsFiles(cfg),
   ];
   for (const s of cfg.services) {
     files.push(

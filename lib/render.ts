@@ -640,3 +640,15 @@ export function writtenFiles(
   }
   return out;
 }
+
+/** The files with each placeholder text replaced by its value (see GitopsRepoArgs.placeholders). */
+export function fillPlaceholders(
+  files: Record<string, DesiredFile>,
+  values: Readonly<Record<string, string>>,
+): Record<string, DesiredFile> {
+  const fill = (text: string) =>
+    Object.entries(values).reduce((t, [from, to]) => t.replaceAll(from, () => to), text);
+  return Object.fromEntries(
+    Object.entries(files).map(([p, f]) => [p, { ...f, content: fill(f.content) }]),
+  );
+}

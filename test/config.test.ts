@@ -386,7 +386,7 @@ describe("config loader", () => {
       [
         "unknown service field",
         withService({ ...svc, replica: 2 }),
-        /^services\.beetle\.replica: unknown key `replica` \(allowed: image, tag, port, replicas, ingress, resources, env, command, args, readinessPath, livenessPath, autoscaling\)$/,
+        /^services\.beetle\.replica: unknown key `replica` \(allowed: image, tag, port, replicas, ingress, resources, env, command, args, readinessPath, livenessPath, secretsPath, autoscaling\)$/,
       ],
       [
         "fluxVersion range",
@@ -492,7 +492,7 @@ describe("config loader", () => {
       [
         "environment variable from a secret",
         withService({ ...svc, env: { DB_PASSWORD: { secretKeyRef: { name: "db", key: "pw" } } } }),
-        /^services\.beetle\.env\.DB_PASSWORD: `\{"secretKeyRef":\{"name":"db","key":"pw"\}\}` is not a plain value \(a string, number or boolean\); secrets stay out of the stack config and Git/,
+        /^services\.beetle\.env\.DB_PASSWORD: `\{"secretKeyRef":\{"name":"db","key":"pw"\}\}` is not a plain value \(a string, number or boolean\); a secret goes, encrypted, in the developer repo's <service>\/<env>\/secrets\/secrets\.yaml/,
       ],
       [
         "readiness path that is not a path",
@@ -726,7 +726,7 @@ describe("config loader", () => {
 describe("config: credentials in a service's env are refused (they would reach Git in clear)", () => {
   const refused = (env: Record<string, unknown>): string[] =>
     problems(withService({ ...svc, env })).filter((p) => p.startsWith("services.beetle.env."));
-  const HINT = "the platform does not carry secrets yet";
+  const HINT = "<service>/<env>/secrets/secrets.yaml (its SECRETS.md)";
 
   for (const [name, value, says] of [
     ["DB_PASSWORD", "hunter2", "`DB_PASSWORD` names a credential"],

@@ -25,6 +25,7 @@ import {
   KEY_PLACEHOLDER,
   KNOWN_HOSTS_PLACEHOLDER,
 } from "../lib/clusterObjects";
+import { SECRETS_FILE, SECRETS_TEMPLATE } from "../lib/developerSecrets";
 import { FLUX_NAMESPACE, configMapName, secretsName } from "../lib/names";
 import { fluxBuild, kustomizeBuild, substitute, type FluxKustomization } from "./support/fluxBuild";
 import { CLUSTER_SCOPED, loadModels, validateObject, type KubeObject } from "./support/models";
@@ -800,32 +801,41 @@ for (const stack of STACKS) {
         if (b.ks.metadata.name.startsWith("config-")) continue;
         expect(b.ks.spec, b.ks.metadata.name).to.not.have.any.keys("decryption", "components");
       }
-      // A team that adds <svc>/<env>/secrets/ gets its Secret beside its ConfigMap.
+      // A team that copies the template to <svc>/<env>/secrets/ gets its Secret beside its
+      // ConfigMap, once the file is encrypted; in clear the build stops (SECRETS.md).
       const s = rendered.config.services[0];
       const ks = builds.get(`config-${s.name}`)!.ks;
       const repo = path.join(out, rendered.config.developerRepo);
       const dir = path.join(repo, s.name, rendered.config.environment, "secrets");
-      fs.mkdirSync(dir);
+      fs.cpSync(path.join(repo, SECRETS_TEMPLATE), dir, { recursive: true });
       try {
-        fs.writeFileSync(
-          path.join(dir, "kustomization.yaml"),
-          [
-            "apiVersion: kustomize.config.k8s.io/v1alpha1",
-            "kind: Component",
-            "secretGenerator:",
-            `  - name: ${secretsName(s.name)}`,
-            "    envs: [secrets.env]",
-            "    options: {disableNameSuffixHash: true}",
-            "",
-          ].join("\n"),
+        const file = path.join(dir, SECRETS_FILE);
+        const text = fs.readFileSync(file, "utf8").replace("SERVICE-secrets", secretsName(s.name));
+        fs.writeFileSync(file, text);
+        expect(() => fluxBuild(ks, repo)).to.throw(
+          /fieldPath `sops\.mac` is missing for replacement source Secret/,
         );
-        fs.writeFileSync(path.join(dir, "secrets.env"), "API_TOKEN=not-really-encrypted\n");
+        // The shape sops leaves (values ENC[...], a sops block with its mac); decryption
+        // itself is kustomize-controller's, proven in `npm run e2e`.
+        fs.writeFileSync(
+          file,
+          text.replace("change-me", "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]") +
+            "sops:\n  mac: ENC[AES256_GCM,data:m,iv:i,tag:t,type:str]\n  version: 3.13.3\n",
+        );
         const objects = fluxBuild(ks, repo);
         for (const o of objects) validateObject(o);
         expect(objects.map(id).sort()).to.deep.equal([
           `ConfigMap/${ns}/${configMapName(s.name)}`,
           `Secret/${ns}/${secretsName(s.name)}`,
         ]);
+        const secret = objects.find((o) => o.kind === "Secret")!;
+        // Post-build substitution runs after decryption: it must not touch the values.
+        expect(secret.metadata.annotations).to.deep.equal({
+          "kustomize.toolkit.fluxcd.io/substitute": "disabled",
+        });
+        expect(secret.stringData).to.deep.equal({
+          EXAMPLE_API_KEY: "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]",
+        });
       } finally {
         fs.rmSync(dir, { recursive: true });
       }
@@ -1093,6 +1103,7 @@ describe("the developer repo's README answers a service team's first questions",
   it("says where to see the result of a commit, and that secrets do not go here", () => {
     expect(readme).to.contain("## Did it roll out?");
     expect(readme).to.contain("flux get kustomizations config-beetle");
-    expect(readme).to.contain("No secrets here");
+    expect(readme).to.contain("No secrets in `config.yaml`");
+    expect(readme).to.contain("[SECRETS.md](SECRETS.md)");
   });
 });

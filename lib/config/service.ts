@@ -37,6 +37,12 @@ export interface ServiceConfig {
   readonly args?: readonly string[];
   readonly readinessPath?: string;
   readonly livenessPath?: string;
+  /**
+   * The service's Secret (`<name>-secrets`, from the developer repo's encrypted
+   * `<name>/<env>/secrets/`) as files in this folder too, one file per name; unset: as
+   * environment variables only.
+   */
+  readonly secretsPath?: string;
   /** A HorizontalPodAutoscaler (autoscaling/v2) on CPU; the Deployment then has no replicas. */
   readonly autoscaling?: {
     readonly minReplicas?: number;
@@ -155,9 +161,9 @@ const CREDENTIAL_VALUES: readonly [RegExp, string][] = [
   [/[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i, "a URL with a password"],
 ];
 
-/** Where a secret goes instead, until the platform carries secrets itself. */
+/** Where a secret goes instead: the service team's encrypted secrets file (lib/developerSecrets.ts). */
 export const SECRETS_HINT =
-  "the platform does not carry secrets yet: keep it out of the stack config and Git (both are readable by everyone with the repo), and have the platform team create a Kubernetes Secret for it";
+  "keep it out of the stack config (readable by everyone with the repo): the service's team puts it, encrypted with sops, in the developer repo's <service>/<env>/secrets/secrets.yaml (its SECRETS.md), and the service gets it as the same environment variable";
 
 /** Why `name=value` looks like a credential, or undefined. */
 export function credentialProblem(name: string, value: string): string | undefined {
@@ -199,7 +205,7 @@ const envSchema = z
         ctx.addIssue({
           code: "custom",
           path: [name],
-          message: `${show(value)} is not a plain value (a string, number or boolean); secrets stay out of the stack config and Git: mount them from a Secret the platform team manages`,
+          message: `${show(value)} is not a plain value (a string, number or boolean); a secret goes, encrypted, in the developer repo's <service>/<env>/secrets/secrets.yaml (its SECRETS.md)`,
         });
       } else {
         const credential = credentialProblem(name, String(value));
@@ -248,6 +254,16 @@ export const serviceSchema = z.strictObject({
   readinessPath: httpPath.optional(),
   /** HTTP liveness probe; unset: none, as before (a failing TCP check is readiness's job). */
   livenessPath: httpPath.optional(),
+  secretsPath: z
+    .string()
+    .refine((v) => /^\/[\w.-]+(\/[\w.-]+)*$/.test(v) && !/(^|\/)\.\.?(\/|$)/.test(v), {
+      error: (i) =>
+        `${show(i.input)} is not an absolute folder path (e.g. \`/etc/secrets\`; letters, digits, \`.\`, \`_\`, \`-\`)`,
+    })
+    .refine((v) => v !== "/etc/config" && !v.startsWith("/etc/config/"), {
+      error: (i) => `${show(i.input)} is inside /etc/config, where the service's config is mounted`,
+    })
+    .optional(),
   autoscaling: autoscalingSchema.optional(),
 });
 

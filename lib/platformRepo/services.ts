@@ -5,7 +5,8 @@
  * differences in its own folder:
  *
  * - `deployment-patch.yaml`: a strategic merge patch with only the settings the service
- *   changes (resources, env, args, HTTP probes; no `replicas` when autoscaled);
+ *   changes (resources, env, args, HTTP probes, the secrets folder; no `replicas` when
+ *   autoscaled);
  * - `hpa.yaml`: a HorizontalPodAutoscaler (`autoscaling/v2`, CPU) with `autoscaling`;
  * - `pdb.yaml`: a PodDisruptionBudget when the service runs at least two pods.
  *
@@ -13,7 +14,7 @@
  */
 import { DEFAULT_RESOURCES, type PlatformConfig, type ServiceConfig } from "../config";
 import { routed } from "../gateway";
-import { APPS_BASE, APPS_COMPONENTS } from "../names";
+import { APPS_BASE, APPS_COMPONENTS, secretsName } from "../names";
 import { yamlFile } from "../yaml";
 import type { RepoFile } from "./index";
 import { MANAGED, PART_OF, kustomization } from "./templates";
@@ -56,6 +57,8 @@ function containerPatch(s: ServiceConfig): Record<string, unknown> | undefined {
   if (env.length > 0) c.env = env.map(([name, value]) => ({ name, value: literal(value) }));
   if (s.readinessPath) c.readinessProbe = httpProbe(s.readinessPath);
   if (s.livenessPath) c.livenessProbe = { ...httpProbe(s.livenessPath), tcpSocket: undefined };
+  if (s.secretsPath)
+    c.volumeMounts = [{ name: "secrets", mountPath: s.secretsPath, readOnly: true }];
   return Object.keys(c).length > 0 ? { name: "app", ...c } : undefined;
 }
 
@@ -71,7 +74,26 @@ function deploymentPatch(s: ServiceConfig): object | undefined {
     spec: {
       // Autoscaled: the HorizontalPodAutoscaler owns the count; Flux must not reset it.
       ...(s.autoscaling ? { replicas: null } : {}),
-      ...(container ? { template: { spec: { containers: [container] } } } : {}),
+      ...(container
+        ? {
+            template: {
+              spec: {
+                containers: [container],
+                // Merged by name with the base's `config` volume; optional like the env.
+                ...(s.secretsPath
+                  ? {
+                      volumes: [
+                        {
+                          name: "secrets",
+                          secret: { secretName: secretsName(s.name), optional: true },
+                        },
+                      ],
+                    }
+                  : {}),
+              },
+            },
+          }
+        : {}),
     },
   };
 }

@@ -4,7 +4,7 @@
  * `APP_VARIABLES`), the kustomization.yaml helper, and the header (`MANAGED`) and label
  * (`PART_OF`) every managed file carries.
  */
-import { configMapName } from "../names";
+import { configMapName, secretsName } from "../names";
 
 export const MANAGED = [
   "Managed by flux-platform (Pulumi). Do not edit in this repo: `pulumi up` puts it back.",
@@ -25,9 +25,11 @@ export function deployment(): object {
       name: "${SERVICE_NAME}",
       labels: { ...labels, "app.kubernetes.io/instance": "${SERVICE_NAME}-${ENV}" },
       annotations: {
-        // Stakater Reloader (infrastructure/controllers) rolls the pods when the ConfigMap
-        // that the developer Kustomization builds changes: Flux itself never restarts pods.
+        // Stakater Reloader (infrastructure/controllers) rolls the pods when the ConfigMap or
+        // the Secret that the developer Kustomization builds changes: Flux itself never
+        // restarts pods.
         "configmap.reloader.stakater.com/reload": configMapName("${SERVICE_NAME}"),
+        "secret.reloader.stakater.com/reload": secretsName("${SERVICE_NAME}"),
       },
     },
     spec: {
@@ -48,6 +50,9 @@ export function deployment(): object {
                 { name: "ENV", value: "${ENV}" },
                 { name: "CONFIG_DIR", value: "/etc/config" },
               ],
+              // The team's secrets (developer repo `<service>/<env>/secrets/`), one variable
+              // per name; optional, so a service without them starts. `env` wins over it.
+              envFrom: [{ secretRef: { name: secretsName("${SERVICE_NAME}"), optional: true } }],
               readinessProbe: { tcpSocket: { port: "http" }, periodSeconds: 10 },
               resources: {
                 requests: { cpu: "50m", memory: "64Mi" },
