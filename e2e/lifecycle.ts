@@ -14,6 +14,7 @@ import { fluxBuild, type FluxKustomization } from "../test/support/fluxBuild";
 import type { KubeObject } from "../test/support/models";
 import { run, sleep, waitFor } from "./procs";
 import { createStack, type Stack } from "./pulumi";
+import { secretsSteps, type SecondEnvironment } from "./secrets";
 import {
   APP_NAMESPACE,
   gitWithKey,
@@ -491,7 +492,12 @@ async function historyLimit(c: Cluster): Promise<number | undefined> {
   return d?.spec.revisionHistoryLimit;
 }
 
-function twoEnvironments(t: Toolchain, infra: Infra, dev: Stack): Step[] {
+function twoEnvironments(
+  t: Toolchain,
+  infra: Infra,
+  dev: Stack,
+  second: SecondEnvironment,
+): Step[] {
   let prd: Stack | undefined;
   let cluster: Cluster | undefined;
   return [
@@ -499,18 +505,19 @@ function twoEnvironments(t: Toolchain, infra: Infra, dev: Stack): Step[] {
       name: "second environment: adopts the repos, on its own cluster",
       critical: true,
       run: async () => {
-        cluster = await infra.addCluster("prd");
+        cluster = await infra.addCluster(second.environment);
         prd = await createStack(
           t,
           infra.runDir,
           "e2eprd",
-          stackConfig(infra, cluster, "prd", { "flux-platform:adoptRepos": true }, 2),
+          stackConfig(infra, cluster, second.environment, { "flux-platform:adoptRepos": true }, 2),
           stackSecrets(infra),
           { KUBECONFIG: cluster.kubeconfig },
         );
         const seconds = await pulumiOk(prd, ["up", "--yes", "--skip-preview"]);
         await kustomizationsReady(cluster);
         await servicesRunning(cluster);
+        second.cluster = cluster;
         return `exit 0 in ${seconds.toFixed(1)}s; prd's Kustomizations Ready, services Available`;
       },
     },
@@ -837,6 +844,8 @@ function gatewayAccepted(t: Toolchain, infra: Infra): Step {
 }
 
 export function lifecycle(t: Toolchain, infra: Infra, dev: Stack): Step[] {
+  const second: SecondEnvironment = { environment: "prd" };
+  const secrets = secretsSteps(t, infra, dev, second);
   return [
     gatewayAccepted(t, infra),
     badInput(t, infra),
@@ -844,8 +853,10 @@ export function lifecycle(t: Toolchain, infra: Infra, dev: Stack): Step[] {
     pushToApply(infra),
     developerCannotDeploy(infra),
     otherTeamsConfig(infra),
+    ...secrets.steps,
     keyRotation(infra, dev),
-    ...twoEnvironments(t, infra, dev),
+    ...twoEnvironments(t, infra, dev, second),
+    secrets.acrossEnvironments,
     removeService(infra, dev),
     githubAppMode(infra, dev),
   ];

@@ -76,15 +76,16 @@ async function main(): Promise<number> {
       stackSecrets(infra),
       { KUBECONFIG: infra.kubeconfig },
     );
-    // `--only <text>`: the steps whose name contains it (to work on one group, e.g. minikube).
+    // `--only <text>[|<text>...]`: the steps whose name contains one of them (to work on one
+    // group, e.g. minikube, or `pulumi up (first)|secrets:` for a group that needs the first up).
     const only = process.argv.includes("--only")
-      ? process.argv[process.argv.indexOf("--only") + 1]
+      ? process.argv[process.argv.indexOf("--only") + 1].split("|")
       : undefined;
     const steps = [
       ...checks(infra, stack),
       ...lifecycle(t, infra, stack),
       ...minikubeSteps(t, infra, stops),
-    ].filter((s) => only === undefined || s.name.includes(only));
+    ].filter((s) => only === undefined || only.some((o) => s.name.includes(o)));
     for (const step of steps) {
       const r = await runStep(step);
       results.push(r);

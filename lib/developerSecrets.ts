@@ -210,14 +210,16 @@ new values soon after Flux applies the commit.
 
 ## What is refused
 
-Nothing of a refused commit is applied: the service keeps its last good Secret, and the
-commit's status (or \`flux get kustomizations config-<service>\`) says why.
+Nothing of a refused commit is applied: the service keeps its last good Secret. The commit
+gets a red cross from the environment's \`kustomization/config-<service>\` check, with
+Flux's reason (\`build failed\`, \`reconciliation failed\`); the whole message is on the
+Kustomization (\`flux get kustomizations config-<service>\`, or ask the platform team).
 
-| You committed | The reason contains |
-|---|---|
-| a file that is not encrypted | \`\`fieldPath \`sops.mac\` is missing for replacement source Secret\`\` |
-| a file encrypted for another environment (e.g. copied from \`<service>/prd/\`) | \`no identity matched any of the recipients\` |
-| a Secret named other than \`<service>-secrets\` | \`service <service> may write only its own ConfigMap ... and Secret ...\` |
+| You committed | Status | The message contains |
+|---|---|---|
+| a file that is not encrypted | build failed | \`\`fieldPath \`sops.mac\` is missing for replacement source Secret\`\` |
+| a file encrypted for another environment (e.g. copied from \`<service>/prd/\`) | build failed | \`did not match any of the recipients\` (or \`no identity matched\`) |
+| a Secret named other than \`<service>-secrets\` | reconciliation failed | \`config-<service>" cannot ...\` or \`may write only its own ConfigMap ... and Secret ...\` |
 
 ## Who can see what
 

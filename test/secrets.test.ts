@@ -116,7 +116,7 @@ describe("secrets: the files every team's folder builds on", () => {
     expect(guide).to.contain(`cp -r ${SECRETS_TEMPLATE} <service>/<env>/secrets`);
     expect(guide).to.contain("sops --encrypt --in-place <service>/<env>/secrets/secrets.yaml");
     expect(guide).to.contain("fieldPath `sops.mac` is missing");
-    expect(guide).to.contain("no identity matched any of the recipients");
+    expect(guide).to.contain("did not match any of the recipients");
   });
 
   it("make the template a Component that includes the shared check", () => {
