@@ -257,7 +257,20 @@ async function reposKeptKeysRevoked(infra: Infra): Promise<string> {
     const hooks = (await res.json()) as unknown[];
     if (hooks.length > 0) throw new Error(`${repo}: webhooks left after destroy`);
   }
-  return `${out.join(", ")}; no deploy key or webhook left`;
+  // The environment's age keys leave with the stack (the namespace stays on a kubeconfig
+  // cluster); `.sops.yaml` and whatever was encrypted stay in Git.
+  const agekeys = await infra.kubectl(["-n", "flux-system", "get", "secret", "sops-age"]);
+  if (agekeys.status === 0 || !/NotFound/.test(agekeys.stderr))
+    throw new Error(`flux-system/sops-age after destroy: exit ${agekeys.status} ${agekeys.stderr}`);
+  const sops = await run("git", [
+    "-C",
+    infra.standin.repoDir(infra.owner, "flux_developer"),
+    "cat-file",
+    "-e",
+    "main:.sops.yaml",
+  ]);
+  if (sops.status !== 0) throw new Error("the developer repo lost .sops.yaml");
+  return `${out.join(", ")}; no deploy key or webhook left; sops-age deleted, .sops.yaml kept`;
 }
 
 /** The text of a stack's state file in the e2e's file backend. */
@@ -297,10 +310,13 @@ async function stateHasNoPlainSecret(infra: Infra, stack: Stack): Promise<string
     ["b3BlbnNzaC1rZXktdjEA", "a private key"],
     [webhookToken, "the webhook token"],
   ].filter(([needle]) => text.includes(needle));
+  // An age identity is `AGE-SECRET-KEY-1` and 58 bech32 characters (the library's own code,
+  // serialized with the provider, carries only the prefix).
+  if (/AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}/.test(text)) leaks.push(["", "an age identity"]);
   if (leaks.length > 0)
     throw new Error(`the state holds ${leaks.map(([, w]) => w).join(" and ")} in plain text`);
   const ciphertexts = (text.match(/"ciphertext"/g) ?? []).length;
-  return `${ciphertexts} secret values, all encrypted (GitHub token, deploy keys, webhook token)`;
+  return `${ciphertexts} secret values, all encrypted (GitHub token, deploy keys, webhook token, age keys)`;
 }
 
 export function checks(infra: Infra, stack: Stack): Step[] {
@@ -333,7 +349,7 @@ export function checks(infra: Infra, stack: Stack): Step[] {
       },
     },
     {
-      name: "state: GitHub token, private keys and webhook token encrypted",
+      name: "state: GitHub token, private keys, webhook token and age keys encrypted",
       run: () => stateHasNoPlainSecret(infra, stack),
     },
     {
@@ -352,7 +368,7 @@ export function checks(infra: Infra, stack: Stack): Step[] {
     },
     { name: "after destroy: no namespace Terminating", run: () => noNamespaceTerminating(infra) },
     {
-      name: "after destroy: repositories kept, deploy keys revoked",
+      name: "after destroy: repositories kept, deploy keys revoked, age keys deleted",
       run: () => reposKeptKeysRevoked(infra),
     },
     {
