@@ -341,6 +341,64 @@ describe("repository writer against the GitHub stand-in", () => {
     expect(await commits()).to.equal(2);
   });
 
+  describe("transient failures (issue: faults)", () => {
+    const fast = () =>
+      githubClient(
+        { token: TOKEN, baseUrl: standin.url },
+        { minWriteIntervalMs: 0, retryAfterBaseMs: 10 },
+      );
+
+    it("retries a 502 on an idempotent call and commits once", async () => {
+      standin.addFault({
+        method: "POST",
+        path: "/git/trees$",
+        status: 502,
+        message: "Server Error",
+        times: 2,
+      });
+      await writeFiles(fast(), T, files, {}, "first");
+      expect(
+        standin.requests.filter((q) => q.path.endsWith("/git/trees")).map((q) => q.status),
+      ).to.deep.equal([502, 502, 201]);
+      expect(await commits()).to.equal(2);
+    });
+
+    it("gives up after 4 attempts with one line naming the call, the status and the attempts", async () => {
+      standin.addFault({
+        method: "GET",
+        path: "/git/ref/",
+        status: 503,
+        message: "Service Unavailable",
+        times: 10,
+      });
+      const err = await failure(writeFiles(fast(), T, files, {}, "first"));
+      expect(String(err)).to.match(
+        /GitHub GET \/repos\/acme\/flux_platform\/git\/ref\/heads%2Fmain: 503 Service Unavailable \(gave up after 4 attempts\)/,
+      );
+      expect(String(err)).to.not.contain("\n");
+      expect(standin.requests.filter((q) => q.path.includes("/git/ref/"))).to.have.length(4);
+      expect(await commits()).to.equal(1);
+    });
+
+    it("never repeats the Contents API's first commit blindly: reads the branch, sends again only while it is empty", async () => {
+      const empty = { owner: "acme", repo: "faulty-empty", branch: "main" };
+      await standin.createRepo(empty.owner, empty.repo, { autoInit: false });
+      standin.addFault({
+        method: "PUT",
+        path: "/contents/",
+        status: 502,
+        message: "Server Error",
+        times: 1,
+      });
+      await writeFiles(fast(), empty, files, {}, "first");
+      const puts = standin.requests.filter((q) => q.method === "PUT").map((q) => q.status);
+      // One 502 (no retry by plugin-retry), a read that finds the repository still empty, one more PUT.
+      expect(puts).to.deep.equal([502, 201]);
+      const d = standin.repoDir(empty.owner, empty.repo);
+      expect(await gitOk(d, ["rev-list", "--count", "main"])).to.equal("2\n");
+    });
+  });
+
   it("two stacks writing the same repository at once lose nothing", async () => {
     const dev: DesiredFiles = { "environments/dev/apps/a/k.yaml": sync("dev\n") };
     const prd: DesiredFiles = { "environments/prd/apps/a/k.yaml": sync("prd\n") };

@@ -5,7 +5,16 @@
  *
  * Limits (GitHub's REST guidance): writes one at a time, at least a second apart; a 403 or
  * 429 for a secondary rate limit is retried after its `retry-after` (plugin-throttling),
- * other transient failures (5xx) by plugin-retry; a 409 Conflict is not retried.
+ * other transient failures (5xx, a dropped connection, no answer within `timeoutMs`) by
+ * plugin-retry, 3 times with 1, 4 and 9 s between; a 409 Conflict is not retried.
+ *
+ * Which calls may be retried blindly: every call this project makes is a read or a write
+ * whose repetition changes nothing but an unreferenced object (`POST .../git/blobs|trees`
+ * are content-addressed, `POST .../git/commits` makes a commit no ref points at until the
+ * ref update, and `PATCH .../git/refs` to the same commit is a no-op), except the Contents
+ * API's `PUT` (a new commit each time), which the writer sends with `retries: 0`
+ * (`NO_RETRY`) and verifies by reading the branch instead. A call that gives up throws with
+ * its method, path, status and the number of attempts in the message.
  *
  * Octokit is ESM-only: it is `require`d inside the function (Node >= 22 loads ESM that way),
  * so this module can be captured by the Pulumi dynamic provider that uses it.
@@ -28,6 +37,20 @@ export interface ClientOptions {
   readonly secondaryLimitRetries?: number;
   /** Called for every response, to count requests (bench, tests). */
   readonly onResponse?: (method: string, url: string, status: number) => void;
+  /** How long one attempt may wait for its answer; default 30 s. */
+  readonly timeoutMs?: number;
+  /** plugin-retry's wait unit: attempt n waits n² of it; default 1000 ms (tests use less). */
+  readonly retryAfterBaseMs?: number;
+}
+
+/** Request option for a call that must not be repeated blindly (see the module comment). */
+export const NO_RETRY = { request: { retries: 0 } } as const;
+
+/** The status and GitHub's message of a failed request, or the transport's error. */
+function failure(err: { status?: number; message: string; response?: { data?: unknown } }): string {
+  const data = err.response?.data as { message?: unknown } | undefined;
+  const message = typeof data?.message === "string" ? data.message : err.message;
+  return err.response ? `${err.status} ${message}` : `no answer (${message})`;
 }
 
 /** The REST API root for a `github:baseUrl` value, as the GitHub provider derives it. */
@@ -49,13 +72,28 @@ export function githubClient(access: GitHubAccess, options: ClientOptions = {}):
   };
   const retries = options.secondaryLimitRetries ?? 5;
   const WithPlugins = Core.plugin(throttling, retry);
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const octokit = new WithPlugins({
     ...(access.token ? { auth: access.token } : {}),
+    // Every attempt gets its own deadline: an answer that never comes is a transient failure
+    // (retried as above), not a hung `pulumi up`.
+    request: {
+      fetch: (url: string, init: RequestInit) =>
+        fetch(url, {
+          ...init,
+          signal: init.signal
+            ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)])
+            : AbortSignal.timeout(timeoutMs),
+        }),
+    },
     baseUrl: apiBaseUrl(access.baseUrl),
     userAgent: "flux-platform",
     // plugin-retry's list plus 409: GitHub's Conflict (an empty repository, a stale Contents
     // sha) is an answer, not a transient failure; retried, each costs 1 + 4 + 9 s for nothing.
-    retry: { doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451] },
+    retry: {
+      doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451],
+      retryAfterBaseValue: options.retryAfterBaseMs ?? 1000,
+    },
     // No request or response bodies in logs: they carry file contents.
     log: { debug: () => {}, info: () => {}, warn: console.warn, error: console.error },
     throttle: {
@@ -67,6 +105,22 @@ export function githubClient(access: GitHubAccess, options: ClientOptions = {}):
         count < retries,
       onRateLimit: (_after: number, _opts: unknown, _o: unknown, count: number) => count < 1,
     },
+  });
+  // Outermost (added after the plugins): the final error names the call and the attempts.
+  octokit.hook.wrap("request", async (request, o) => {
+    try {
+      return await request(o);
+    } catch (err) {
+      const e = err as { status?: number; message: string; response?: { data?: unknown } };
+      if (typeof e.message === "string" && !e.message.startsWith("GitHub ")) {
+        const { method, url } = octokit.request.endpoint.parse(o);
+        const path = new URL(url).pathname.replace(/^\/api\/v3(?=\/)/, "");
+        // plugin-retry counts every failed attempt there, the last one included.
+        const tries = (o.request as { retryCount?: number } | undefined)?.retryCount ?? 1;
+        e.message = `GitHub ${method} ${path}: ${failure(e)}${tries > 1 ? ` (gave up after ${tries} attempts)` : ""}`;
+      }
+      throw err;
+    }
   });
   if (options.onResponse) {
     const report = options.onResponse;

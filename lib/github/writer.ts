@@ -20,7 +20,7 @@
  * read of the branch reads those files' blobs too (`readSectionTexts`): a plan on the tree
  * of one read and the text of an earlier one would drop what another stack wrote between.
  */
-import type { GitHubClient } from "./api";
+import { NO_RETRY, type GitHubClient } from "./api";
 import { planChanges, type Change, type DesiredFiles, type LiveTree, type Owned } from "./plan";
 
 export interface RepoTarget {
@@ -288,6 +288,9 @@ async function createCommit(
   return commit.data.sha;
 }
 
+/** How often the Contents API's first commit is sent while the repository stays empty. */
+const FIRST_COMMIT_ATTEMPTS = 3;
+
 /**
  * The first commit of an empty repository, holding `first`, through the Contents API: the
  * Git Data API answers 409 there (no tree or commit can be made without one). Why it is
@@ -306,6 +309,7 @@ async function firstCommit(
   first: Extract<Change, { kind: "add" | "update" }>,
   subject: string,
   o: WriteOptions,
+  attempt = 1,
 ): Promise<{ live: LiveBranch; made: boolean }> {
   try {
     const r = await gh.request("PUT /repos/{owner}/{repo}/contents/{path}", {
@@ -316,6 +320,9 @@ async function firstCommit(
       message: `${subject}\n\nadd ${first.path}\n`,
       content: Buffer.from(first.content, "utf8").toString("base64"),
       author: COMMITTER,
+      // A new commit each time: never repeated blindly. A failure is checked by reading the
+      // branch below (it may have been made although the answer was lost).
+      ...NO_RETRY,
     });
     const commit = r.data.commit.sha;
     const tree = r.data.commit.tree?.sha;
@@ -325,9 +332,18 @@ async function firstCommit(
     }
     return { live: { commit, tree, files: new Map([[first.path, blob]]) }, made: true };
   } catch (err) {
-    if (status(err) !== 409 && status(err) !== 422) throw err;
+    const code = status(err);
+    // A 5xx, a dropped connection or no answer: the commit may have been made. The branch
+    // says; only when it is still empty is the PUT sent again (verified, not blind).
+    const unknown = code === undefined || code >= 500;
+    if (code !== 409 && code !== 422 && !unknown) throw err;
     const live = await readBranchWaiting(gh, t, o);
     if (live) return { live, made: false };
+    if (unknown && attempt < FIRST_COMMIT_ATTEMPTS) {
+      await new Promise((r) => setTimeout(r, 1000 * attempt * attempt));
+      return firstCommit(gh, t, first, subject, o, attempt + 1);
+    }
+    if (unknown) throw err;
     const message = githubMessage(err);
     const hint = /protected|rule|pull request/i.test(message) ? `: ${ALLOW_DIRECT_PUSH}` : "";
     throw new Error(
