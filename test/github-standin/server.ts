@@ -4,6 +4,8 @@
  * bodies, SHAs and refs are git's own). It listens on a real port, so the tests, the bench
  * and the end-to-end run all talk HTTP to it, and it records every request.
  *
+ * What it models, how to start it and its fault injection are in README.md (next to this file).
+ *
  * Paths work with and without GitHub Enterprise Server's `/api/v3` prefix. Control routes
  * under `/_standin/` (no auth) create repositories, protect branches, inject faults and read
  * the log. The repository, branch, deploy key and account endpoints the Pulumi GitHub
@@ -23,9 +25,14 @@
  *   …/contents/{path}`; its branch becomes the default, as on GitHub).
  * - a new repository not readable yet (`invisibleRefReads`, per repository at create or as
  *   the default of every create): its first N ref reads (`GET …/git/ref/heads/{b}`) are 404.
+ * - failures: targeted faults (`addFault`, `POST /_standin/faults`: the next N matching
+ *   requests answered with a status), and seeded random fault injection (chaos.ts: `faults`
+ *   option, `setChaos`, `/_standin/chaos`, `--faults`): 5xx, secondary rate limits, dropped
+ *   connections before or after the request is carried out, slow answers.
  *
  *   tsx test/github-standin/server.ts --root <dir> [--port 0] [--token <t>] [--user <login>]
  *     [--authorized-keys <file>] [--git-shell <path>] [--invisible-ref-reads <n>]
+ *     [--faults <plan json>]
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
