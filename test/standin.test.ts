@@ -3,18 +3,19 @@
  * rest.ts), driven with Octokit in the order terraform-provider-github v6.13.0 calls them for
  * the program's Repository, BranchDefault, RepositoryDeployKey and getRepository; the Git
  * Data blob read the writer makes for section files; and the deploy keys' forced command
- * (e2e/git-ssh-shell), run as sshd runs it.
+ * (e2e/git-ssh-shell), run as sshd runs it; and the stand-in's seeded random fault injection.
  */
 import { expect } from "chai";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { githubClient } from "../lib/github/api";
 import { signAppJwt } from "./github-standin/apps";
 import { gitOk, writeTree } from "./github-standin/git";
-import { startStandIn, type StandIn } from "./github-standin/server";
+import { startStandIn, type FaultPlan, type StandIn } from "./github-standin/server";
 
 const TOKEN = "ghp_standin_token";
 const OWNER = "acme";
@@ -720,5 +721,376 @@ describe("e2e/git-ssh-shell: the deploy keys' forced command", function () {
     const head = spawnSync("git", ["rev-parse", "HEAD"], { cwd: work, encoding: "utf8" });
     const bare = path.join(root, OWNER, `${REPO}.git`);
     expect((await gitOk(bare, ["rev-parse", "main"])).trim()).to.equal(head.stdout.trim());
+  });
+});
+
+/** What a client saw over a fresh connection: an answer, or the socket error instead. */
+type Seen =
+  | { status: number; headers: http.IncomingHttpHeaders; data: Record<string, unknown> }
+  | { error: string };
+
+/** One request over its own connection (no keep-alive, no retries), as plain HTTP. */
+function rawRequest(
+  base: string,
+  method: string,
+  p: string,
+  opts: { body?: unknown; auth?: string; timeoutMs?: number } = {},
+): Promise<Seen> {
+  return new Promise((resolve) => {
+    const req = http.request(`${base}${p}`, {
+      method,
+      agent: false,
+      headers: {
+        authorization: opts.auth ?? `token ${TOKEN}`,
+        ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
+      },
+    });
+    if (opts.timeoutMs !== undefined) {
+      req.setTimeout(opts.timeoutMs, () => req.destroy(new Error("client timeout")));
+    }
+    req.on("error", (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+    req.on("response", (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("error", (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        resolve({
+          status: res.statusCode!,
+          headers: res.headers,
+          data: (/json/.test(res.headers["content-type"] ?? "")
+            ? JSON.parse(text)
+            : { text }) as Record<string, unknown>,
+        });
+      });
+    });
+    req.end(opts.body !== undefined ? JSON.stringify(opts.body) : undefined);
+  });
+}
+
+const statusOf = (s: Seen) => ("status" in s ? s.status : 0);
+
+describe("GitHub stand-in: seeded random fault injection (chaos)", function () {
+  this.timeout(60_000);
+  let root: string;
+  let standin: StandIn;
+  const REF = `/repos/${OWNER}/${REPO}/git/refs/heads/main`;
+  const READ = `/repos/${OWNER}/${REPO}/git/ref/heads/main`;
+  const dir = () => standin.repoDir(OWNER, REPO);
+  const head = async () => (await gitOk(dir(), ["rev-parse", "refs/heads/main"])).trim();
+  let k = 0;
+  /** A new commit on top of main, not on any branch yet. */
+  const child = async () => {
+    const parent = await head();
+    k++;
+    const tree = await writeTree(dir(), `${parent}^{tree}`, [
+      { path: `f${k}`, mode: "100644", content: `${k}\n` },
+    ]);
+    const env = {
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@example.com",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@example.com",
+    };
+    return (await gitOk(dir(), ["commit-tree", tree, "-p", parent, "-m", `c${k}`], { env })).trim();
+  };
+  const send = (method: string, p: string, opts?: Parameters<typeof rawRequest>[3]) =>
+    rawRequest(standin.url, method, p, opts);
+  const patchRef = async (opts: { timeoutMs?: number } = {}) => {
+    const sha = await child();
+    return { sha, seen: await send("PATCH", REF, { body: { sha }, ...opts }) };
+  };
+  const lastRequest = () => standin.requests[standin.requests.length - 1];
+
+  before(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "standin-chaos-"));
+    standin = await startStandIn({ root, token: TOKEN });
+    await standin.createRepo(OWNER, REPO);
+  });
+  afterEach(() => standin.setChaos(undefined));
+  after(async () => {
+    await standin.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it("the same seed and the same requests give the same faults; another seed gives others", async () => {
+    const rates = { error: 0.2, secondaryLimit: 0.2, dropBefore: 0.1, dropAfter: 0.1 };
+    const run = async (seed: number) => {
+      standin.setChaos({ seed, rates });
+      const seen: number[] = [];
+      for (let i = 0; i < 30; i++) seen.push(statusOf(await send("GET", READ)));
+      return { seen, stats: standin.chaos(), requests: standin.requests.slice(-30) };
+    };
+    const a = await run(1234);
+    const b = await run(1234);
+    const c = await run(99);
+    expect(b.seen).to.deep.equal(a.seen);
+    expect(b.stats.log).to.deep.equal(a.stats.log);
+    expect(c.seen).to.not.deep.equal(a.seen);
+    // Each kind of the plan was drawn, and what the client saw is what the log says.
+    for (const kind of Object.keys(rates)) {
+      expect(a.stats.injected[kind as keyof typeof rates], kind).to.be.greaterThan(0);
+    }
+    expect(a.stats.log).to.have.length(Object.values(a.stats.injected).reduce((x, y) => x + y, 0));
+    const byN = new Map(a.stats.log.map((e) => [e.n, e]));
+    a.seen.forEach((status, i) => {
+      const e = byN.get(i + 1);
+      expect(status, `request ${i + 1}`).to.equal(e ? e.status : 200);
+      expect(a.requests[i].status, `request ${i + 1}`).to.equal(status);
+      expect(a.requests[i].fault, `request ${i + 1}`).to.equal(e?.kind);
+      if (e) expect(e).to.include({ method: "GET", path: READ });
+    });
+  });
+
+  it("error: 500, 502 or 503 with GitHub's body, and the request is not carried out", async () => {
+    standin.setChaos({ seed: 5, rates: { error: 1 }, methods: ["PATCH"] });
+    const before = await head();
+    const statuses = new Set<number>();
+    for (let i = 0; i < 12; i++) {
+      const { seen } = await patchRef();
+      if (!("status" in seen)) expect.fail(`no answer: ${seen.error}`);
+      statuses.add(seen.status);
+      expect(seen.headers["content-type"]).to.match(/^application\/json/);
+      expect(seen.data).to.deep.equal({
+        message: { 500: "Server Error", 502: "Bad Gateway", 503: "Service Unavailable" }[
+          seen.status
+        ],
+      });
+      expect(lastRequest()).to.include({ method: "PATCH", status: seen.status, fault: "error" });
+    }
+    expect([...statuses].every((s) => [500, 502, 503].includes(s))).to.equal(true);
+    expect(statuses.size).to.be.greaterThan(1);
+    expect(await head()).to.equal(before);
+  });
+
+  it("secondaryLimit: 403 or 429, GitHub's message and documentation_url, retry-after 1; not carried out", async () => {
+    standin.setChaos({ seed: 8, rates: { secondaryLimit: 1 }, methods: ["PATCH"] });
+    const before = await head();
+    const statuses = new Set<number>();
+    for (let i = 0; i < 8; i++) {
+      const { seen } = await patchRef();
+      if (!("status" in seen)) expect.fail(`no answer: ${seen.error}`);
+      statuses.add(seen.status);
+      expect(seen.headers["retry-after"]).to.equal("1");
+      expect(seen.data.message).to.match(/^You have exceeded a secondary rate limit\./);
+      // go-github's AbuseRateLimitError is recognized by this suffix.
+      expect(seen.data.documentation_url).to.equal(
+        "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+      );
+      expect(String(seen.data.documentation_url).endsWith("secondary-rate-limits")).to.equal(true);
+      expect(lastRequest()).to.include({ status: seen.status, fault: "secondaryLimit" });
+    }
+    expect([...statuses].sort()).to.deep.equal([403, 429]);
+    expect(await head()).to.equal(before);
+  });
+
+  it("dropBefore: the connection is destroyed without an answer and the ref did not move", async () => {
+    standin.setChaos({ seed: 1, rates: { dropBefore: 1 }, methods: ["PATCH"] });
+    const before = await head();
+    const { seen } = await patchRef();
+    expect(seen).to.have.property("error").that.is.a("string");
+    expect(await head()).to.equal(before);
+    expect(lastRequest()).to.include({
+      method: "PATCH",
+      path: REF,
+      status: 0,
+      fault: "dropBefore",
+    });
+    expect(standin.chaos().log).to.deep.equal([
+      { n: 1, method: "PATCH", path: REF, kind: "dropBefore", status: 0 },
+    ]);
+  });
+
+  it("dropAfter: the write happens (a ref moves, a key is added), then the connection is destroyed", async () => {
+    standin.setChaos({ seed: 1, rates: { dropAfter: 1 }, methods: ["PATCH", "POST"] });
+    const { sha, seen } = await patchRef();
+    expect(seen).to.have.property("error").that.is.a("string");
+    expect(await head()).to.equal(sha);
+    expect(lastRequest()).to.include({ method: "PATCH", status: 0, fault: "dropAfter" });
+    const key = sshKey();
+    const added = await send("POST", `/repos/${OWNER}/${REPO}/keys`, {
+      body: { title: "dropped", key, read_only: true },
+    });
+    expect(added).to.have.property("error");
+    const keys = await send("GET", `/repos/${OWNER}/${REPO}/keys`);
+    expect(keys).to.have.property("status", 200);
+    const listed = (keys as { data: unknown }).data as { key: string; title: string }[];
+    expect(listed.map((x) => x.key)).to.include(key);
+    expect(standin.chaos().log.map((e) => [e.n, e.kind, e.status, e.carriedOut])).to.deep.equal([
+      [1, "dropAfter", 0, 200],
+      [2, "dropAfter", 0, 201],
+    ]);
+  });
+
+  it("slow: the answer comes after slowMs; a client that gives up sooner sees none, yet the write happened", async () => {
+    standin.setChaos({ seed: 1, rates: { slow: 1 }, slowMs: 300, methods: ["PATCH"] });
+    let t = Date.now();
+    const first = await patchRef();
+    expect(Date.now() - t).to.be.at.least(290);
+    expect(first.seen).to.have.property("status", 200);
+    expect(await head()).to.equal(first.sha);
+    t = Date.now();
+    const second = await patchRef({ timeoutMs: 100 });
+    expect(second.seen).to.deep.equal({ error: "client timeout" });
+    expect(Date.now() - t).to.be.below(290);
+    expect(await head()).to.equal(second.sha);
+    // The held answer of the closed connection is not sent; the stand-in goes on answering.
+    await new Promise((r) => setTimeout(r, 350));
+    standin.setChaos(undefined);
+    expect(await send("GET", READ)).to.have.property("status", 200);
+    expect(standin.chaos().log.map((e) => [e.n, e.kind, e.status])).to.deep.equal([
+      [1, "slow", 200],
+      [2, "slow", 200],
+    ]);
+    expect(standin.requests.filter((r) => r.fault === "slow")).to.have.length(2);
+  });
+
+  it("rates of 0, chaos off, other methods and paths, and non-API requests get no fault and do not draw", async () => {
+    standin.setChaos({ seed: 3, rates: { error: 0, slow: 0, dropBefore: 0 } });
+    for (let i = 0; i < 10; i++) expect(statusOf(await send("GET", READ))).to.equal(200);
+    expect(standin.chaos().log).to.deep.equal([]);
+    expect(Object.values(standin.chaos().injected)).to.deep.equal([0, 0, 0, 0, 0]);
+
+    standin.setChaos({ seed: 3, rates: { error: 1 } });
+    // A refused token (401), the control routes, GET /meta and git smart HTTP: untouched.
+    expect(statusOf(await send("GET", READ, { auth: "token wrong" }))).to.equal(401);
+    expect(statusOf(await send("GET", "/_standin/requests"))).to.equal(200);
+    expect(statusOf(await send("GET", "/meta"))).to.equal(200);
+    const basic = `Basic ${Buffer.from(`x-access-token:${TOKEN}`).toString("base64")}`;
+    const refs = `/${OWNER}/${REPO}.git/info/refs?service=git-upload-pack`;
+    expect(statusOf(await send("GET", refs, { auth: basic }))).to.equal(200);
+    expect(standin.chaos().log).to.deep.equal([]);
+    // The first API request draws first, and gets the fault.
+    expect(statusOf(await send("GET", `/api/v3${READ}`))).to.be.oneOf([500, 502, 503]);
+    expect(standin.chaos().log.map((e) => [e.n, e.path])).to.deep.equal([[1, READ]]);
+
+    standin.setChaos(undefined);
+    expect(statusOf(await send("GET", READ))).to.equal(200);
+    expect(standin.chaos().log).to.have.length(1); // kept after chaos is off
+
+    // Only matching requests draw: the GETs and the other PATCH path do not count.
+    standin.setChaos({ seed: 3, rates: { error: 1 }, methods: ["patch"], path: "/git/refs/" });
+    expect(statusOf(await send("GET", READ))).to.equal(200);
+    expect(statusOf(await send("PATCH", `/repos/${OWNER}/${REPO}`, { body: {} }))).to.equal(200);
+    expect(statusOf((await patchRef()).seen)).to.be.oneOf([500, 502, 503]);
+    expect(standin.chaos().log.map((e) => [e.n, e.method, e.path])).to.deep.equal([
+      [1, "PATCH", REF],
+    ]);
+  });
+
+  it("refuses a plan whose rates add up to more than 1, or one it cannot read, and keeps the plan it has", async () => {
+    const tooMuch = { seed: 1, rates: { error: 0.6, slow: 0.5 } };
+    expect(() => standin.setChaos(tooMuch)).to.throw(/rates add up to 1\.1, more than 1/);
+    let failed: unknown;
+    await startStandIn({ root: path.join(root, "other"), faults: tooMuch }).catch(
+      (err: unknown) => (failed = err),
+    );
+    expect(String(failed)).to.match(/more than 1/);
+    // Decimal shares that add up to exactly 1 are accepted.
+    standin.setChaos({ seed: 1, rates: { error: 0.1, secondaryLimit: 0.2, slow: 0.7 } });
+    const kept = standin.chaos().plan;
+    const post = async (plan: unknown) => {
+      const res = await fetch(`${standin.url}/_standin/chaos`, {
+        method: "POST",
+        body: JSON.stringify(plan),
+      });
+      return { status: res.status, data: (await res.json()) as { message: string } };
+    };
+    const refused = await post(tooMuch);
+    expect(refused.status).to.equal(422);
+    expect(refused.data.message).to.match(/^fault plan: the rates add up to 1\.1, more than 1/);
+    for (const bad of [
+      { seed: 1, rates: { timeout: 0.1 } },
+      { seed: "1", rates: {} },
+      { seed: 1, rates: { error: -0.1 } },
+      { seed: 1, rates: {}, path: "(" },
+    ]) {
+      expect((await post(bad)).status, JSON.stringify(bad)).to.equal(422);
+    }
+    expect(standin.chaos().plan).to.deep.equal(kept);
+  });
+
+  it("switches with the faults option, setChaos and the control routes (POST, GET, DELETE)", async () => {
+    const plan: FaultPlan = { seed: 11, rates: { error: 1 }, path: "^/user$" };
+    const other = await startStandIn({ root: path.join(root, "with-option"), faults: plan });
+    try {
+      expect(other.chaos().plan).to.deep.include({ seed: 11, path: "^/user$", slowMs: 30_000 });
+      expect(statusOf(await rawRequest(other.url, "GET", "/user"))).to.be.oneOf([500, 502, 503]);
+    } finally {
+      await other.close();
+    }
+
+    const control = async (method: string, body?: unknown) => {
+      const res = await fetch(`${standin.url}/_standin/chaos`, {
+        method,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      const text = await res.text();
+      return { status: res.status, data: (text ? JSON.parse(text) : undefined) as unknown };
+    };
+    expect(await control("GET")).to.deep.include({ status: 200 });
+    expect(((await control("GET")).data as { plan: unknown }).plan).to.equal(null);
+    const set = await control("POST", { ...plan, methods: ["get"] });
+    expect(set.status).to.equal(201);
+    expect(set.data).to.deep.equal({
+      plan: { ...plan, methods: ["GET"], slowMs: 30_000 },
+      injected: { error: 0, secondaryLimit: 0, dropBefore: 0, dropAfter: 0, slow: 0 },
+      log: [],
+    });
+    const faulted = statusOf(await send("GET", "/user"));
+    expect(faulted).to.be.oneOf([500, 502, 503]);
+    const stats = (await control("GET")).data as { injected: { error: number }; log: unknown[] };
+    expect(stats.injected.error).to.equal(1);
+    expect(stats.log).to.deep.equal([
+      { n: 1, method: "GET", path: "/user", kind: "error", status: faulted },
+    ]);
+    expect((await control("DELETE")).status).to.equal(204);
+    expect(statusOf(await send("GET", "/user"))).to.equal(200);
+    expect(((await control("GET")).data as { plan: unknown }).plan).to.equal(null);
+  });
+
+  it("CLI: --faults sets the plan, STANDIN_LOG_FAULTS=1 logs each fault on stderr; a bad plan exits 2", async () => {
+    const server = path.join(__dirname, "github-standin/server.ts");
+    const tsx = require.resolve("tsx/cli");
+    const cliRoot = path.join(root, "cli");
+    const plan = JSON.stringify({ seed: 2, rates: { secondaryLimit: 1 }, methods: ["GET"] });
+    const bad = spawnSync(
+      process.execPath,
+      [tsx, server, "--root", cliRoot, "--faults", '{"seed":1,"rates":{"error":0.7,"slow":0.5}}'],
+      { encoding: "utf8" },
+    );
+    expect(bad.status).to.equal(2);
+    expect(bad.stderr).to.match(/^--faults: fault plan: the rates add up to 1\.2, more than 1/m);
+
+    const child = spawn(process.execPath, [tsx, server, "--root", cliRoot, "--faults", plan], {
+      env: { ...process.env, STANDIN_LOG_FAULTS: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      let stderr = "";
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (c: Buffer) => {
+          out += c.toString();
+          if (out.includes("\n")) resolve(out.split("\n")[0]);
+        });
+        child.on("exit", (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+      });
+      const seen = await rawRequest(url, "GET", "/user");
+      expect(statusOf(seen)).to.be.oneOf([403, 429]);
+      const stats = (await (await fetch(`${url}/_standin/chaos`)).json()) as {
+        plan: unknown;
+        injected: { secondaryLimit: number };
+      };
+      expect(stats.plan).to.deep.equal({ ...(JSON.parse(plan) as object), slowMs: 30_000 });
+      expect(stats.injected.secondaryLimit).to.equal(1);
+      for (let i = 0; i < 50 && !stderr.includes("\n"); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(stderr).to.equal(`standin fault #1 secondaryLimit GET /user -> ${statusOf(seen)}\n`);
+    } finally {
+      child.kill();
+    }
   });
 });

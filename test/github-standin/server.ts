@@ -4,6 +4,8 @@
  * bodies, SHAs and refs are git's own). It listens on a real port, so the tests, the bench
  * and the end-to-end run all talk HTTP to it, and it records every request.
  *
+ * What it models, how to start it and its fault injection are in README.md (next to this file).
+ *
  * Paths work with and without GitHub Enterprise Server's `/api/v3` prefix. Control routes
  * under `/_standin/` (no auth) create repositories, protect branches, inject faults and read
  * the log. The repository, branch, deploy key and account endpoints the Pulumi GitHub
@@ -23,9 +25,14 @@
  *   …/contents/{path}`; its branch becomes the default, as on GitHub).
  * - a new repository not readable yet (`invisibleRefReads`, per repository at create or as
  *   the default of every create): its first N ref reads (`GET …/git/ref/heads/{b}`) are 404.
+ * - failures: targeted faults (`addFault`, `POST /_standin/faults`: the next N matching
+ *   requests answered with a status), and seeded random fault injection (chaos.ts: `faults`
+ *   option, `setChaos`, `/_standin/chaos`, `--faults`): 5xx, secondary rate limits, dropped
+ *   connections before or after the request is carried out, slow answers.
  *
  *   tsx test/github-standin/server.ts --root <dir> [--port 0] [--token <t>] [--user <login>]
  *     [--authorized-keys <file>] [--git-shell <path>] [--invisible-ref-reads <n>]
+ *     [--faults <plan json>]
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -60,6 +67,16 @@ import { deliverPush, deliverPushed, hookRoutes, installPostReceive } from "./ho
 import { appRoutes, authenticate, registerApp, type Caller } from "./apps";
 import { isGitHttpPath, serveGitHttp } from "./smarthttp";
 import { statusRoutes } from "./statuses";
+import {
+  Chaos,
+  checkPlan,
+  type ChaosStats,
+  type Decision,
+  type FaultKind,
+  type FaultPlan,
+} from "./chaos";
+
+export type { ChaosStats, FaultKind, FaultPlan, InjectedFault } from "./chaos";
 
 /**
  * A route: method, path pattern (without `/api/v3`), handler returning [status, body] and
@@ -130,6 +147,8 @@ export interface StandInOptions {
    * answer 404 (`NewRepository.invisibleRefReads` sets it per repository). Default 0.
    */
   readonly invisibleRefReads?: number;
+  /** Seeded random fault injection from the start (chaos.ts; README.md "Fault injection"). */
+  readonly faults?: FaultPlan;
 }
 
 export interface GitCommitJson {
@@ -154,6 +173,8 @@ export interface RecordedRequest {
   readonly status: number;
   /** For POST .../git/trees: the paths in the request's tree. */
   readonly treePaths?: string[];
+  /** The chaos fault it got, if any (status 0: the connection was dropped). */
+  readonly fault?: FaultKind;
 }
 
 export interface Fault {
@@ -186,6 +207,13 @@ export interface StandIn {
   protectBranch(owner: string, repo: string, branch: string, kind: ProtectionKind): void;
   repoDir(owner: string, name: string): string;
   addFault(f: Fault): void;
+  /**
+   * Seeded random fault injection: a plan starts a new run (PRNG, counts and log reset);
+   * undefined turns it off. Throws (an HttpError 422) for a plan it refuses.
+   */
+  setChaos(plan: FaultPlan | undefined): void;
+  /** The plan in force (null: off), the faults injected by kind, and each one. */
+  chaos(): ChaosStats;
   close(): Promise<void>;
 }
 
@@ -194,6 +222,30 @@ const EMPTY_REPOSITORY = "Git Repository is empty.";
 
 const SECONDARY_LIMIT =
   "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.";
+/** go-github recognizes a secondary limit by a documentation_url ending in this anchor. */
+const SECONDARY_LIMIT_DOCS =
+  "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits";
+/** The bodies of GitHub's 5xx answers. */
+const SERVER_ERROR_MESSAGES: Record<number, string> = {
+  500: "Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+};
+
+/** Waits `ms`, or less when the client closes the connection; whether it is still open. */
+function holdOpen(res: http.ServerResponse, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (res.destroyed) return resolve(false);
+    const done = (open: boolean) => {
+      clearTimeout(timer);
+      res.off("close", closed);
+      resolve(open && !res.destroyed);
+    };
+    const closed = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    res.once("close", closed);
+  });
+}
 
 export class HttpError extends Error {
   constructor(
@@ -225,6 +277,8 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
   fs.mkdirSync(root, { recursive: true });
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
+  const chaos = new Chaos();
+  chaos.set(options.faults);
   const locks = new Locks();
   /** Bare directory -> ref reads still answered 404 (eventual consistency after a create). */
   const invisible = new Map<string, number>();
@@ -741,6 +795,24 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
         faults.push(JSON.parse(text) as Fault);
         return send(201, {});
       }
+      if (url.pathname === "/_standin/chaos") {
+        // The fault plan of seeded random fault injection (chaos.ts); DELETE turns it off.
+        if (method === "GET") return send(200, chaos.stats());
+        if (method === "DELETE") {
+          chaos.set(undefined);
+          return send(204, undefined);
+        }
+        if (method === "POST") {
+          try {
+            chaos.set(JSON.parse(text) as unknown);
+          } catch (err) {
+            if (err instanceof SyntaxError) return send(400, { message: "Problems parsing JSON" });
+            if (!(err instanceof HttpError)) throw err;
+            return send(err.status, { message: err.message });
+          }
+          return send(201, chaos.stats());
+        }
+      }
       return send(404, { message: "Not Found" });
     }
 
@@ -772,12 +844,38 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
         ssh_key_fingerprints: {},
       });
     }
+    /**
+     * Records and sends an answer; under the chaos fault `drawn`, `dropAfter` destroys the
+     * connection instead, and `slow` holds the answer first (unsent if the client has gone).
+     */
+    const answer = async (
+      drawn: Decision | undefined,
+      s: number,
+      out: unknown,
+      headers: Record<string, string> = {},
+    ) => {
+      if (drawn?.kind === "dropAfter") {
+        status = 0;
+        record({ treePaths, fault: drawn.kind });
+        chaos.applied(drawn, 0, s);
+        return void res.destroy();
+      }
+      status = s;
+      record({ treePaths, ...(drawn ? { fault: drawn.kind } : {}) });
+      if (drawn?.kind === "slow") {
+        chaos.applied(drawn, s);
+        if (!(await holdOpen(res, drawn.slowMs))) return;
+      }
+      if (s === 304) {
+        res.writeHead(304, headers);
+        return void res.end();
+      }
+      send(s, out, headers);
+    };
     /** GitHub's error body for an HttpError (a 422 with its `errors`); anything else is a bug. */
-    const fail = (err: unknown) => {
+    const fail = (err: unknown, drawn?: Decision) => {
       if (!(err instanceof HttpError)) throw err;
-      status = err.status;
-      record({ treePaths });
-      return send(err.status, {
+      return answer(drawn, err.status, {
         message: err.message,
         ...(err.errors ? { errors: err.errors } : {}),
         documentation_url: "https://docs.github.com/rest",
@@ -808,37 +906,53 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
         fault.retryAfter !== undefined ? { "retry-after": String(fault.retryAfter) } : {},
       );
     }
+    // Chaos (chaos.ts): one draw per matching request; these three are not carried out.
+    const drawn = chaos.decide(method, p);
+    if (drawn?.kind === "error" || drawn?.kind === "secondaryLimit") {
+      status = drawn.status;
+      record({ treePaths, fault: drawn.kind });
+      chaos.applied(drawn, status);
+      return drawn.kind === "error"
+        ? send(status, { message: SERVER_ERROR_MESSAGES[status] })
+        : send(
+            status,
+            { message: SECONDARY_LIMIT, documentation_url: SECONDARY_LIMIT_DOCS },
+            { "retry-after": "1" },
+          );
+    }
+    if (drawn?.kind === "dropBefore") {
+      status = 0;
+      record({ treePaths, fault: drawn.kind });
+      chaos.applied(drawn, 0);
+      return void res.destroy();
+    }
     for (const [m, re, fn] of routes) {
       const match = m === method ? re.exec(p) : null;
       if (!match) continue;
+      let s: number, out: unknown, extra: Record<string, string> | undefined;
       try {
-        const [s, out, extra] = await fn(match, body, url.searchParams, caller);
-        // GitHub's conditional requests: an ETag on every answer with a body, and a GET that
-        // names it in If-None-Match gets 304 and no body while the resource is unchanged.
-        const headers: Record<string, string> = { ...extra };
-        if ((s === 200 || s === 201) && out !== undefined) {
-          const digest = crypto.createHash("sha256").update(JSON.stringify(out)).digest("hex");
-          headers.etag = `W/"${digest}"`;
-          const asked = (req.headers["if-none-match"] ?? "")
-            .split(",")
-            .map((t) => t.trim().replace(/^W\//, ""));
-          if (method === "GET" && asked.includes(`"${digest}"`)) {
-            status = 304;
-            record({ treePaths });
-            res.writeHead(304, headers);
-            return void res.end();
-          }
-        }
-        status = s;
-        record({ treePaths });
-        return send(s, out, headers);
+        [s, out, extra] = await fn(match, body, url.searchParams, caller);
       } catch (err) {
-        return fail(err);
+        return fail(err, drawn);
       }
+      // GitHub's conditional requests: an ETag on every answer with a body, and a GET that
+      // names it in If-None-Match gets 304 and no body while the resource is unchanged.
+      const headers: Record<string, string> = { ...extra };
+      if ((s === 200 || s === 201) && out !== undefined) {
+        const digest = crypto.createHash("sha256").update(JSON.stringify(out)).digest("hex");
+        headers.etag = `W/"${digest}"`;
+        const asked = (req.headers["if-none-match"] ?? "")
+          .split(",")
+          .map((t) => t.trim().replace(/^W\//, ""));
+        if (method === "GET" && asked.includes(`"${digest}"`))
+          return answer(drawn, 304, undefined, headers);
+      }
+      return answer(drawn, s, out, headers);
     }
-    status = 404;
-    record();
-    return send(404, { message: "Not Found", documentation_url: "https://docs.github.com/rest" });
+    return answer(drawn, 404, {
+      message: "Not Found",
+      documentation_url: "https://docs.github.com/rest",
+    });
   }
 
   const server = http.createServer((req, res) => {
@@ -863,6 +977,8 @@ export async function startStandIn(options: StandInOptions): Promise<StandIn> {
     protectBranch,
     repoDir,
     addFault: (f) => faults.push(f),
+    setChaos: (plan) => chaos.set(plan),
+    chaos: () => chaos.stats(),
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
@@ -881,9 +997,19 @@ if (require.main === module) {
   const root = arg("root");
   if (!root) {
     console.error(
-      "usage: tsx test/github-standin/server.ts --root <dir> [--port 0] [--token <t>] [--user <login>] [--authorized-keys <file>] [--git-shell <path>] [--invisible-ref-reads <n>]",
+      "usage: tsx test/github-standin/server.ts --root <dir> [--port 0] [--token <t>] [--user <login>] [--authorized-keys <file>] [--git-shell <path>] [--invisible-ref-reads <n>] [--faults <json>]",
     );
     process.exit(2);
+  }
+  let faults: FaultPlan | undefined;
+  const faultsArg = arg("faults");
+  if (faultsArg !== undefined) {
+    try {
+      faults = checkPlan(JSON.parse(faultsArg) as unknown);
+    } catch (err) {
+      console.error(`--faults: ${(err as Error).message}`);
+      process.exit(2);
+    }
   }
   void startStandIn({
     root,
@@ -893,6 +1019,7 @@ if (require.main === module) {
     authorizedKeysFile: arg("authorized-keys"),
     gitShell: arg("git-shell"),
     invisibleRefReads: Number(arg("invisible-ref-reads") ?? 0),
+    faults,
   }).then((s) => {
     console.log(s.url);
   });
