@@ -63,6 +63,11 @@ export function run(
     input?: string;
     log?: string;
     timeoutMs?: number;
+    /**
+     * Gets a function that SIGKILLs the command and everything it started (its own process
+     * group), as a closed laptop or a cancelled CI job would (e2e/faults.ts).
+     */
+    killer?: (kill: () => void) => void;
   } = {},
 ): Promise<RunResult> {
   const t0 = Date.now();
@@ -71,6 +76,14 @@ export function run(
       env: options.env ?? process.env,
       cwd: options.cwd,
       stdio: ["pipe", "pipe", "pipe"],
+      detached: options.killer !== undefined,
+    });
+    options.killer?.(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
     });
     // Tracked until it exits, so an interrupted run stops a `pulumi up` in flight too.
     const tracked = { name: command, child };

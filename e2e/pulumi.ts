@@ -22,7 +22,11 @@ const PROGRAM_FILES = [
 export interface Stack {
   readonly name: string;
   readonly dir: string;
-  pulumi(args: string[], timeoutMs?: number): Promise<RunResult>;
+  pulumi(
+    args: string[],
+    timeoutMs?: number,
+    killer?: (kill: () => void) => void,
+  ): Promise<RunResult>;
   /** The stack's env (KUBECONFIG, PATH...), for commands run beside it. */
   readonly env: NodeJS.ProcessEnv;
 }
@@ -62,12 +66,13 @@ export async function createStack(
     GITHUB_TOKEN: "",
   };
   const log = path.join(runDir, `pulumi-${name}.log`);
-  const pulumi = (args: string[], timeoutMs = 20 * 60_000) =>
+  const pulumi = (args: string[], timeoutMs = 20 * 60_000, killer?: (kill: () => void) => void) =>
     run("pulumi", [...args, "--stack", name, "--non-interactive", "--color", "never"], {
       env,
       cwd: dir,
       log,
       timeoutMs,
+      killer,
     });
   fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify({ config }));
   const init = await run("pulumi", ["stack", "init", name, "--non-interactive"], {

@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { findToolchain, missingBinaries, startInfra, type Infra, type Toolchain } from "./infra";
 import { stopAll } from "./procs";
 import { createStack, type Stack } from "./pulumi";
+import { faultSteps, tally } from "./faults";
 import { lifecycle } from "./lifecycle";
 import { minikubeSteps } from "./minikube/steps";
 import { checks, stackConfig, stackSecrets, type Step } from "./scenario";
@@ -22,6 +23,8 @@ interface StepResult {
   seconds: number;
   detail?: string;
 }
+
+const faultRun = process.argv.includes("--faults");
 
 async function main(): Promise<number> {
   const t: Toolchain = findToolchain();
@@ -81,11 +84,16 @@ async function main(): Promise<number> {
     const only = process.argv.includes("--only")
       ? process.argv[process.argv.indexOf("--only") + 1].split("|")
       : undefined;
-    const steps = [
-      ...checks(infra, stack),
-      ...lifecycle(t, infra, stack),
-      ...minikubeSteps(t, infra, stops),
-    ].filter((s) => only === undefined || only.some((o) => s.name.includes(o)));
+    // `--faults` (npm run e2e:faults): the fault scenario instead (e2e/faults.ts).
+    const steps = (
+      faultRun
+        ? faultSteps(infra, stack)
+        : [
+            ...checks(infra, stack),
+            ...lifecycle(t, infra, stack),
+            ...minikubeSteps(t, infra, stops),
+          ]
+    ).filter((s) => only === undefined || only.some((o) => s.name.includes(o)));
     for (const step of steps) {
       const r = await runStep(step);
       results.push(r);
@@ -108,6 +116,7 @@ async function main(): Promise<number> {
       toolchain: t.dir,
       steps: results,
       githubRequests: countRequests(requests),
+      ...(faultRun ? { faults: tally } : {}),
       passed,
       failed,
       skipped,
@@ -116,8 +125,18 @@ async function main(): Promise<number> {
     fs.writeFileSync(path.join(runDir, "report.json"), json);
     fs.mkdirSync(path.join(t.root, "e2e-reports"), { recursive: true });
     fs.writeFileSync(path.join(t.root, "e2e-reports", `${stamp}.json`), json);
-    fs.writeFileSync(path.join(t.root, "e2e-report.json"), json);
-    console.log(`report: ${path.join(t.root, "e2e-report.json")}`);
+    fs.writeFileSync(
+      path.join(t.root, faultRun ? "e2e-faults-report.json" : "e2e-report.json"),
+      json,
+    );
+    console.log(
+      `report: ${path.join(t.root, faultRun ? "e2e-faults-report.json" : "e2e-report.json")}`,
+    );
+    if (faultRun) {
+      console.log(
+        `faults: injected=${tally.injected} survived=${tally.survived} lost=${tally.lost.length}${tally.lost.length ? ` (${tally.lost.join("; ")})` : ""}`,
+      );
+    }
     console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
     process.exitCode = failed === 0 ? 0 : 1;
   }

@@ -1,0 +1,318 @@
+/**
+ * `npm run e2e:faults` (issue "Faults"): the same stack as `npm run e2e`, run while the
+ * GitHub stand-in injects seeded faults (5xx, secondary rate limits, connections dropped
+ * before and after the request was carried out, answers past a client's timeout), with
+ * `pulumi up` killed half-way and a developer pushing while the stack commits. Each step
+ * asserts that the next run converges and that nothing is lost; the run ends with
+ * `faults: injected=<n> survived=<n> lost=<n>`.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse, stringify } from "yaml";
+import { loadConfig } from "../lib/config";
+import { renderStack, writtenFiles } from "../lib/render";
+import type { Infra } from "./infra";
+import { developerCommit } from "./lifecycle";
+import { run, sleep } from "./procs";
+import type { Stack } from "./pulumi";
+import {
+  kustomizationsReady,
+  pulumiOk,
+  stackConfig,
+  stackSecrets,
+  SERVICES,
+  tail,
+  type Step,
+} from "./scenario";
+
+/** The faults of every faulted run: a share of the stand-in's API requests each. */
+export const FAULT_PLAN = {
+  seed: 20261202,
+  rates: { error: 0.1, secondaryLimit: 0.05, dropBefore: 0.04, dropAfter: 0.04, slow: 0.01 },
+  // Past the writer's 30 s deadline per attempt; the GitHub provider has none (it waits).
+  slowMs: 35_000,
+};
+
+/** What the fault run counts, for its last line. */
+export const tally = { injected: 0, survived: 0, lost: [] as string[] };
+
+const REPOS = ["flux_platform", "flux_developer"] as const;
+const WRITER = "flux-platform";
+
+export function faultSteps(infra: Infra, stack: Stack): Step[] {
+  const bare = (repo: string) => infra.standin.repoDir(infra.owner, repo);
+  const git = async (repo: string, args: string[]) =>
+    (await run("git", ["-C", bare(repo), ...args])).stdout;
+  const stackCommits = async (repo: string) =>
+    (await git(repo, ["log", "--format=%H %an", "main"]))
+      .trim()
+      .split("\n")
+      .filter((l) => l.endsWith(` ${WRITER}`))
+      .map((l) => l.split(" ")[0]);
+  const rendered = (extra: Record<string, unknown> = {}) =>
+    renderStack(
+      loadConfig({ ...stackConfig(infra, infra, "e2e"), ...stackSecrets(infra), ...extra }, "e2e"),
+    );
+  /** Every path the stack writes into `repo`. */
+  const declared = (repo: string, extra?: Record<string, unknown>) => {
+    const r = rendered(extra);
+    return Object.keys(
+      writtenFiles(repo === "flux_platform" ? r.platformFiles : r.developerFiles, false),
+    );
+  };
+
+  /** Runs `pulumi up` under the fault plan until it exits 0 (at most `attempts` times). */
+  const upUnderFaults = async (what: string, attempts = 4) => {
+    // A new plan starts a new count (the stand-in resets its log).
+    infra.standin.setChaos(FAULT_PLAN);
+    const tries: string[] = [];
+    try {
+      for (let i = 1; i <= attempts; i++) {
+        const r = await stack.pulumi(["up", "--yes", "--skip-preview"]);
+        if (r.status === 0) {
+          tries.push(`exit 0 in ${r.seconds.toFixed(0)}s`);
+          const injected = infra.standin.chaos().log.length;
+          tally.injected += injected;
+          return { tries, injected };
+        }
+        const line = (r.stdout + r.stderr)
+          .split("\n")
+          .find((l) => /error:/.test(l) && !/update failed/.test(l));
+        tries.push(`exit ${r.status}: ${(line ?? tail(r.stderr, 3)).trim().slice(0, 200)}`);
+      }
+    } finally {
+      infra.standin.setChaos(undefined);
+    }
+    tally.injected += infra.standin.chaos().log.length;
+    throw new Error(`${what}: no converge in ${attempts} runs: ${tries.join(" | ")}`);
+  };
+
+  /** No stack commit holds a part of what the stack declared: every one has all of it. */
+  const wholeTrees = async (paths: Record<string, string[]>, since: Record<string, number>) => {
+    const out: string[] = [];
+    for (const repo of REPOS) {
+      const commits = await stackCommits(repo);
+      for (const c of commits.slice(0, commits.length - since[repo])) {
+        const tree = new Set((await git(repo, ["ls-tree", "-r", "--name-only", c])).split("\n"));
+        const missing = paths[repo].filter((p) => !tree.has(p));
+        if (missing.length > 0) {
+          tally.lost.push(`${repo}@${c.slice(0, 8)} lacks ${missing.length} files`);
+          throw new Error(
+            `${repo}: commit ${c.slice(0, 8)} is half-written: lacks ${missing.slice(0, 3).join(", ")}`,
+          );
+        }
+      }
+      out.push(`${repo}: ${commits.length - since[repo]} new commit(s), each whole`);
+    }
+    return out.join(", ");
+  };
+  const counts = async () =>
+    Object.fromEntries(
+      await Promise.all(REPOS.map(async (r) => [r, (await stackCommits(r)).length])),
+    ) as Record<string, number>;
+
+  /** Changes `flux-platform:services` in the stack's file, as a platform engineer would. */
+  const editServices = (edit: (services: Record<string, unknown>) => void) => {
+    const file = path.join(stack.dir, `Pulumi.${stack.name}.yaml`);
+    const doc = parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
+    edit(doc.config["flux-platform:services"] as Record<string, unknown>);
+    fs.writeFileSync(file, stringify(doc));
+  };
+
+  /** No secret in clear in the run folder, outside the cluster's and sshd's own data. */
+  const noClearSecret = () => {
+    const needles: [RegExp | string, string][] = [
+      [infra.token, "the GitHub token"],
+      ["b3BlbnNzaC1rZXktdjEA", "an OpenSSH private key"],
+      [/AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}/, "an age identity"],
+    ];
+    const found: string[] = [];
+    let files = 0;
+    const walk = (dir: string) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) {
+          // The cluster's etcd and sshd's host key hold secrets by design; plugins are binaries.
+          if (["kwok", "ssh", "plugins", "node_modules"].includes(e.name)) continue;
+          walk(p);
+        } else if (e.isFile() && fs.statSync(p).size < 20_000_000) {
+          files++;
+          const text = fs.readFileSync(p, "latin1");
+          for (const [n, what] of needles)
+            if (typeof n === "string" ? text.includes(n) : n.test(text))
+              found.push(`${what} in ${path.relative(infra.runDir, p)}`);
+        }
+      }
+    };
+    walk(infra.runDir);
+    if (found.length > 0) {
+      tally.lost.push(...found);
+      throw new Error(found.join("; "));
+    }
+    return files;
+  };
+
+  /** The faults of a step that converged with nothing lost. */
+  const afterFaults = (injected: number) => {
+    tally.survived += injected;
+  };
+
+  return [
+    {
+      name: "faults: a first up under injected GitHub faults converges, every commit whole",
+      critical: true,
+      run: async () => {
+        const { tries, injected } = await upUnderFaults("first up");
+        await kustomizationsReady(infra);
+        const preview = await pulumiOk(stack, ["preview", "--expect-no-changes"]);
+        const whole = await wholeTrees(
+          { flux_platform: declared("flux_platform"), flux_developer: declared("flux_developer") },
+          { flux_platform: 0, flux_developer: 0 },
+        );
+        afterFaults(injected);
+        return `${injected} faults injected; runs: ${tries.join(" | ")}; Flux Ready; no-op preview in ${preview.toFixed(0)}s; ${whole}`;
+      },
+    },
+    {
+      name: "faults: an update under faults keeps a developer's commit pushed during the stack's write",
+      run: async () => {
+        const before = await counts();
+        // A change to both repositories: a new service.
+        editServices((services) => {
+          services.wasp = { image: "ghcr.io/stefanprodan/podinfo", tag: "6.15.0", port: 9898 };
+        });
+        // The developer pushes as soon as the stack has made its commit object and before it
+        // moves the branch (its writes are at least a second apart).
+        let pushed = "";
+        let watching = true;
+        const from = infra.standin.requests.length;
+        const watcher = (async () => {
+          while (watching && !pushed) {
+            const seen = infra.standin.requests
+              .slice(from)
+              .some(
+                (q) =>
+                  q.method === "POST" &&
+                  q.path.endsWith("flux_developer/git/commits") &&
+                  q.status === 201,
+              );
+            if (seen) {
+              pushed = await developerCommit(
+                bare("flux_developer"),
+                infra.runDir,
+                "beetle: a note",
+                (dir) => {
+                  fs.writeFileSync(
+                    path.join(dir, "NOTES.md"),
+                    "written by a developer during the stack's write\n",
+                  );
+                  fs.appendFileSync(
+                    path.join(dir, "beetle/e2e/config.yaml"),
+                    "# the developer's line\n",
+                  );
+                },
+              );
+            }
+            await sleep(20);
+          }
+        })();
+        let result: Awaited<ReturnType<typeof upUnderFaults>>;
+        try {
+          result = await upUnderFaults("update");
+        } finally {
+          watching = false;
+          await watcher;
+        }
+        if (!pushed) throw new Error("the developer's push never raced the stack's write");
+        const head = await git("flux_developer", ["log", "--format=%H", "main"]);
+        if (!head.includes(pushed)) {
+          tally.lost.push("the developer's commit");
+          throw new Error("the developer's commit is gone from main");
+        }
+        const notes = await git("flux_developer", ["show", "main:NOTES.md"]);
+        const config = await git("flux_developer", ["show", "main:beetle/e2e/config.yaml"]);
+        if (
+          !notes.includes("written by a developer") ||
+          !config.includes("# the developer's line")
+        ) {
+          tally.lost.push("the developer's files");
+          throw new Error("the developer's files were changed");
+        }
+        const races = infra.standin.requests
+          .slice(from)
+          .filter(
+            (q) =>
+              q.method === "PATCH" &&
+              q.path.includes("flux_developer/git/refs") &&
+              q.status === 422,
+          ).length;
+        const after = await counts();
+        await kustomizationsReady(infra, [...SERVICES, "wasp"]);
+        afterFaults(result.injected);
+        return `${result.injected} faults; runs: ${result.tries.join(" | ")}; developer commit ${pushed.slice(0, 8)} kept with its files (${races} ref update(s) refused as not fast-forward, then re-planned); stack commits +${after.flux_platform - before.flux_platform} platform, +${after.flux_developer - before.flux_developer} developer`;
+      },
+    },
+    {
+      name: "faults: pulumi up killed (SIGKILL) during the repository write: the next up converges",
+      run: async () => {
+        // A change of the platform repo's files: beetle gets an env variable.
+        editServices((services) => {
+          const beetle = services.beetle as { env?: Record<string, string> };
+          beetle.env = { ...beetle.env, FAULTS_RUN: "killed-once" };
+        });
+        const from = infra.standin.requests.length;
+        let kill: () => void = () => undefined;
+        let killedAt = "";
+        const up = stack.pulumi(["up", "--yes", "--skip-preview"], 20 * 60_000, (k) => (kill = k));
+        const deadline = Date.now() + 120_000;
+        while (!killedAt && Date.now() < deadline) {
+          const q = infra.standin.requests
+            .slice(from)
+            .find((r) => r.method === "POST" && r.path.endsWith("/git/trees"));
+          if (q) {
+            kill();
+            killedAt = `${q.method} ${q.path}`;
+          }
+          await sleep(10);
+        }
+        const killed = await up;
+        if (!killedAt)
+          throw new Error(`the up never reached the repository write (exit ${killed.status})`);
+        // The documented recovery: the lock a killed update leaves, then a normal up.
+        const cancel = await stack.pulumi(["cancel", "--yes"]);
+        const again = await stack.pulumi(["up", "--yes", "--skip-preview"]);
+        if (again.status !== 0)
+          throw new Error(`up after the kill: ${tail(again.stdout + again.stderr, 8)}`);
+        const preview = await pulumiOk(stack, ["preview", "--expect-no-changes"]);
+        const files = noClearSecret();
+        return `killed at ${killedAt}; pulumi cancel exit ${cancel.status}; next up exit 0 in ${again.seconds.toFixed(0)}s; no-op preview in ${preview.toFixed(0)}s; ${files} files in the run folder, no secret in clear`;
+      },
+    },
+    {
+      name: "faults: destroy under injected GitHub faults converges, repositories kept",
+      run: async () => {
+        infra.standin.setChaos(FAULT_PLAN);
+        const tries: string[] = [];
+        try {
+          for (let i = 1; i <= 4; i++) {
+            const r = await stack.pulumi(["destroy", "--yes", "--skip-preview"]);
+            tries.push(r.status === 0 ? `exit 0 in ${r.seconds.toFixed(0)}s` : `exit ${r.status}`);
+            if (r.status === 0) break;
+          }
+        } finally {
+          infra.standin.setChaos(undefined);
+        }
+        if (!tries.at(-1)?.startsWith("exit 0")) throw new Error(`destroy: ${tries.join(" | ")}`);
+        const injected = infra.standin.chaos().log.length;
+        tally.injected += injected;
+        for (const repo of REPOS)
+          if (!fs.existsSync(bare(repo))) {
+            tally.lost.push(repo);
+            throw new Error(`${repo} is gone`);
+          }
+        afterFaults(injected);
+        return `${injected} faults; runs: ${tries.join(" | ")}; both repositories kept`;
+      },
+    },
+  ];
+}
