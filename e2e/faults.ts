@@ -12,11 +12,13 @@ import { parse, stringify } from "yaml";
 import { loadConfig } from "../lib/config";
 import { renderStack, writtenFiles } from "../lib/render";
 import type { Infra } from "./infra";
-import { developerCommit } from "./lifecycle";
+import { developerCommit, kustomizationAt } from "./lifecycle";
 import { run, sleep } from "./procs";
 import type { Stack } from "./pulumi";
 import {
+  APP_NAMESPACE,
   kustomizationsReady,
+  noNamespaceTerminating,
   pulumiOk,
   stackConfig,
   stackSecrets,
@@ -34,7 +36,30 @@ export const FAULT_PLAN = {
 };
 
 /** What the fault run counts, for its last line. */
-export const tally = { injected: 0, survived: 0, lost: [] as string[] };
+export const tally = {
+  injected: 0,
+  survived: 0,
+  lost: [] as string[],
+  /** Injected faults by kind, and by kind and call (`dropAfter POST /repos/{o}/{r}/keys`). */
+  byKind: {} as Record<string, number>,
+  byCall: {} as Record<string, number>,
+};
+
+/** Counts the faults of the plan that just ran (the stand-in's log since its last setChaos). */
+function count(infra: Infra): number {
+  const log = infra.standin.chaos().log;
+  for (const f of log) {
+    tally.byKind[f.kind] = (tally.byKind[f.kind] ?? 0) + 1;
+    const route = f.path
+      .replace(/^\/repos\/[^/]+\/[^/]+/, "/repos/{o}/{r}")
+      .replace(/\/[0-9a-f]{40}$/, "/{sha}")
+      .replace(/\/\d+$/, "/{id}");
+    const call = `${f.kind} ${f.method} ${route}`;
+    tally.byCall[call] = (tally.byCall[call] ?? 0) + 1;
+  }
+  tally.injected += log.length;
+  return log.length;
+}
 
 const REPOS = ["flux_platform", "flux_developer"] as const;
 const WRITER = "flux-platform";
@@ -71,9 +96,7 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
         const r = await stack.pulumi(["up", "--yes", "--skip-preview"]);
         if (r.status === 0) {
           tries.push(`exit 0 in ${r.seconds.toFixed(0)}s`);
-          const injected = infra.standin.chaos().log.length;
-          tally.injected += injected;
-          return { tries, injected };
+          return { tries, injected: count(infra) };
         }
         const line = (r.stdout + r.stderr)
           .split("\n")
@@ -83,7 +106,7 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
     } finally {
       infra.standin.setChaos(undefined);
     }
-    tally.injected += infra.standin.chaos().log.length;
+    count(infra);
     throw new Error(`${what}: no converge in ${attempts} runs: ${tries.join(" | ")}`);
   };
 
@@ -156,6 +179,60 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
   const afterFaults = (injected: number) => {
     tally.survived += injected;
   };
+
+  /** Every service the stack has by now (the steps add some). */
+  const services = () => {
+    const file = path.join(stack.dir, `Pulumi.${stack.name}.yaml`);
+    const doc = parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
+    return Object.keys(doc.config["flux-platform:services"] as Record<string, unknown>);
+  };
+  const addService = (name: string) =>
+    editServices((s) => {
+      s[name] = { image: "ghcr.io/stefanprodan/podinfo", tag: "6.15.0", port: 9898 };
+    });
+
+  /**
+   * The documented recovery after a killed `pulumi up`: `pulumi cancel` (the lock it left),
+   * `pulumi up`; only if that names pending operations, `pulumi refresh
+   * --clear-pending-creates` and `pulumi up` again. Returns what it took.
+   */
+  const recover = async () => {
+    const took: string[] = [];
+    const cancel = await stack.pulumi(["cancel", "--yes"]);
+    took.push(`cancel exit ${cancel.status}`);
+    let up = await stack.pulumi(["up", "--yes", "--skip-preview"]);
+    took.push(`up exit ${up.status}`);
+    if (up.status !== 0 && /pending/i.test(up.stdout + up.stderr)) {
+      const refresh = await stack.pulumi(["refresh", "--clear-pending-creates", "--yes"]);
+      took.push(`refresh --clear-pending-creates exit ${refresh.status}`);
+      up = await stack.pulumi(["up", "--yes", "--skip-preview"]);
+      took.push(`up exit ${up.status}`);
+    }
+    if (up.status !== 0) throw new Error(`${took.join(", ")}: ${tail(up.stdout + up.stderr, 8)}`);
+    const preview = await pulumiOk(stack, ["preview", "--expect-no-changes"]);
+    await kustomizationsReady(infra, services());
+    return `${took.join(", ")}; no-op preview in ${preview.toFixed(0)}s; every Kustomization Ready`;
+  };
+
+  /** `pulumi up` killed with SIGKILL (with everything it started) once `when` holds. */
+  const killedUp = async (what: string, when: () => Promise<boolean>) => {
+    let kill: () => void = () => undefined;
+    let killed = false;
+    const up = stack.pulumi(["up", "--yes", "--skip-preview"], 20 * 60_000, (k) => (kill = k));
+    let done = false;
+    void up.then(() => (done = true));
+    const deadline = Date.now() + 180_000;
+    while (!killed && !done && Date.now() < deadline) {
+      if (await when()) {
+        kill();
+        killed = true;
+      } else await sleep(100);
+    }
+    const r = await up;
+    if (!killed) throw new Error(`${what}: never reached (up exit ${r.status})`);
+  };
+  const exists = async (kind: string, name: string) =>
+    (await infra.kubectl(["-n", "flux-system", "get", kind, name])).status === 0;
 
   return [
     {
@@ -289,29 +366,115 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
       },
     },
     {
-      name: "faults: destroy under injected GitHub faults converges, repositories kept",
+      name: "faults: pulumi up killed during the Kubernetes applies: the documented recovery converges",
       run: async () => {
-        infra.standin.setChaos(FAULT_PLAN);
-        const tries: string[] = [];
+        addService("hornet");
+        await killedUp("the applies", () => exists("serviceaccount", "config-hornet"));
+        return `killed once config-hornet's ServiceAccount existed; ${await recover()}`;
+      },
+    },
+    {
+      name: "faults: pulumi up killed while it waits for Flux to be Ready: the documented recovery converges",
+      run: async () => {
+        addService("moth");
+        await killedUp("the wait for Ready", () => exists("kustomization", "config-moth"));
+        return `killed once config-moth existed (Pulumi waits for its Ready); ${await recover()}`;
+      },
+    },
+    {
+      name: "faults: the control plane stopped and started while Flux reconciles: both recover",
+      run: async () => {
+        const sha = await developerCommit(
+          bare("flux_developer"),
+          infra.runDir,
+          "beetle: during an outage",
+          (dir) =>
+            fs.appendFileSync(path.join(dir, "beetle/e2e/config.yaml"), "outage: survived\n"),
+        );
+        const down = await infra.restartControlPlane!(10_000);
+        await kustomizationAt(infra, "config-beetle", sha, "True");
+        const cm = await infra.kubectlJson<{ data: Record<string, string> }>([
+          "-n",
+          APP_NAMESPACE,
+          "get",
+          "configmap",
+          "beetle-config",
+        ]);
+        if (!cm.data["override.yaml"].includes("outage: survived"))
+          throw new Error("the developer's change did not reach beetle-config");
+        await kustomizationsReady(infra, services());
+        const preview = await pulumiOk(stack, ["preview", "--expect-no-changes"]);
+        return `API server back in ${down.toFixed(0)}s; the commit pushed just before reached beetle-config; every Kustomization Ready; no-op preview in ${preview.toFixed(0)}s`;
+      },
+    },
+    {
+      name: "faults: the control plane stopped and started while pulumi up waits: the next up converges",
+      run: async () => {
+        addService("gnat");
+        const up = stack.pulumi(["up", "--yes", "--skip-preview"]);
+        let done = false;
+        void up.then(() => (done = true));
+        const deadline = Date.now() + 180_000;
+        while (!done && Date.now() < deadline && !(await exists("kustomization", "config-gnat")))
+          await sleep(100);
+        const down = await infra.restartControlPlane!(10_000);
+        const first = await up;
+        const again =
+          first.status === 0 ? undefined : await stack.pulumi(["up", "--yes", "--skip-preview"]);
+        if (again && again.status !== 0)
+          throw new Error(`up after the outage: ${tail(again.stdout + again.stderr, 8)}`);
+        await kustomizationsReady(infra, services());
+        const preview = await pulumiOk(stack, ["preview", "--expect-no-changes"]);
+        return `API server down ${down.toFixed(0)}s during the up's wait; that up exit ${first.status}${again ? `, the next exit 0` : ""}; every Kustomization Ready; no-op preview in ${preview.toFixed(0)}s`;
+      },
+    },
+    {
+      name: "faults: destroy with a Kustomization stuck, the developer repo unreachable and GitHub faults: within 300 s, no namespace Terminating",
+      run: async () => {
+        // Stuck: a developer file kustomize cannot build.
+        const sha = await developerCommit(
+          bare("flux_developer"),
+          infra.runDir,
+          "sonar: broken",
+          (dir) =>
+            fs.writeFileSync(
+              path.join(dir, "sonar/e2e/kustomization.yaml"),
+              "resources: [missing.yaml]\n",
+            ),
+        );
+        await kustomizationAt(infra, "config-sonar", sha, "False");
+        // Unreachable: git over SSH (the user git) can no longer read the repository.
+        fs.chmodSync(bare("flux_developer"), 0o700);
         try {
-          for (let i = 1; i <= 4; i++) {
-            const r = await stack.pulumi(["destroy", "--yes", "--skip-preview"]);
-            tries.push(r.status === 0 ? `exit 0 in ${r.seconds.toFixed(0)}s` : `exit ${r.status}`);
-            if (r.status === 0) break;
+          infra.standin.setChaos(FAULT_PLAN);
+          const tries: string[] = [];
+          const t0 = Date.now();
+          try {
+            for (let i = 1; i <= 4; i++) {
+              const r = await stack.pulumi(["destroy", "--yes", "--skip-preview"]);
+              tries.push(
+                r.status === 0 ? `exit 0 in ${r.seconds.toFixed(0)}s` : `exit ${r.status}`,
+              );
+              if (r.status === 0) break;
+            }
+          } finally {
+            infra.standin.setChaos(undefined);
           }
+          const seconds = (Date.now() - t0) / 1000;
+          const injected = count(infra);
+          if (!tries.at(-1)?.startsWith("exit 0")) throw new Error(`destroy: ${tries.join(" | ")}`);
+          if (seconds > 300) throw new Error(`destroy took ${seconds.toFixed(0)}s`);
+          const ns = await noNamespaceTerminating(infra);
+          for (const repo of REPOS)
+            if (!fs.existsSync(bare(repo))) {
+              tally.lost.push(repo);
+              throw new Error(`${repo} is gone`);
+            }
+          afterFaults(injected);
+          return `${injected} faults; runs: ${tries.join(" | ")} (${seconds.toFixed(0)}s in all); ${ns}; both repositories kept`;
         } finally {
-          infra.standin.setChaos(undefined);
+          fs.chmodSync(bare("flux_developer"), 0o755);
         }
-        if (!tries.at(-1)?.startsWith("exit 0")) throw new Error(`destroy: ${tries.join(" | ")}`);
-        const injected = infra.standin.chaos().log.length;
-        tally.injected += injected;
-        for (const repo of REPOS)
-          if (!fs.existsSync(bare(repo))) {
-            tally.lost.push(repo);
-            throw new Error(`${repo} is gone`);
-          }
-        afterFaults(injected);
-        return `${injected} faults; runs: ${tries.join(" | ")}; both repositories kept`;
       },
     },
   ];

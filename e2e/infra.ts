@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { startStandIn, type StandIn } from "../test/github-standin/server";
-import { freePort, run, runSync, startProcess, waitFor } from "./procs";
+import { freePort, run, runSync, sleep, startProcess, waitFor } from "./procs";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 
@@ -198,6 +198,12 @@ export interface Cluster {
   kubectlJson<T = { items: Record<string, unknown>[] }>(args: string[]): Promise<T>;
   /** Where notification-controller's webhook receiver listens (the stacks' `webhookReceiverUrl`). */
   readonly receiverUrl?: string;
+  /**
+   * Stops the control plane (etcd, kube-apiserver, controller-manager, scheduler; kwokctl
+   * `stop cluster`), waits `downMs`, starts it again and waits until the API server answers
+   * `/readyz`. Flux's controllers (host processes) keep running through it.
+   */
+  restartControlPlane?(downMs: number): Promise<number>;
 }
 
 /**
@@ -238,6 +244,21 @@ export async function startCluster(
     kubectl,
     kubectlJson,
     receiverUrl: flux.receiverUrl,
+    async restartControlPlane(downMs: number) {
+      const stopped = await kwok("stop", "cluster", "--name", name);
+      if (stopped.status !== 0) throw new Error(`kwokctl stop cluster: ${stopped.stderr}`);
+      const t0 = Date.now();
+      await sleep(downMs);
+      const started = await kwok("start", "cluster", "--name", name);
+      if (started.status !== 0) throw new Error(`kwokctl start cluster: ${started.stderr}`);
+      await waitFor(
+        "the API server to answer /readyz",
+        async () => ((await kubectl(["get", "--raw", "/readyz"])).status === 0 ? true : undefined),
+        120_000,
+        500,
+      );
+      return (Date.now() - t0) / 1000;
+    },
   };
 }
 

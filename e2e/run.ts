@@ -136,6 +136,11 @@ async function main(): Promise<number> {
       console.log(
         `faults: injected=${tally.injected} survived=${tally.survived} lost=${tally.lost.length}${tally.lost.length ? ` (${tally.lost.join("; ")})` : ""}`,
       );
+      console.log(
+        `faults by kind: ${Object.entries(tally.byKind)
+          .map(([k, n]) => `${k}=${n}`)
+          .join(" ")}`,
+      );
     }
     console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
     process.exitCode = failed === 0 ? 0 : 1;

@@ -227,7 +227,7 @@ async function deployKeysAreTheOnlyAccess(infra: Infra): Promise<string> {
   return "deploy key reads its own repo only; push refused; unknown key refused";
 }
 
-async function noNamespaceTerminating(infra: Infra): Promise<string> {
+export async function noNamespaceTerminating(infra: Infra): Promise<string> {
   return waitFor(
     "no namespace in Terminating",
     async () => {

@@ -380,6 +380,29 @@ describe("repository writer against the GitHub stand-in", () => {
       expect(await commits()).to.equal(1);
     });
 
+    it("gives an answer that never comes a deadline per attempt, then gives up naming the call", async () => {
+      const slow = githubClient(
+        { token: TOKEN, baseUrl: standin.url },
+        { minWriteIntervalMs: 0, retryAfterBaseMs: 10, timeoutMs: 200 },
+      );
+      standin.setChaos({
+        seed: 1,
+        rates: { slow: 1 },
+        slowMs: 2000,
+        methods: ["GET"],
+        path: "/git/ref/",
+      });
+      const started = Date.now();
+      const err = await failure(writeFiles(slow, T, files, {}, "first"));
+      standin.setChaos(undefined);
+      expect(String(err)).to.match(
+        /GitHub GET \/repos\/acme\/flux_platform\/git\/ref\/heads%2Fmain: no answer \(.*\) \(gave up after 4 attempts\)/,
+      );
+      // 4 attempts of 200 ms and the retries' waits, far from 4 answers of 2 s.
+      expect(Date.now() - started).to.be.below(4000);
+      expect(standin.chaos().injected.slow).to.equal(4);
+    });
+
     it("never repeats the Contents API's first commit blindly: reads the branch, sends again only while it is empty", async () => {
       const empty = { owner: "acme", repo: "faulty-empty", branch: "main" };
       await standin.createRepo(empty.owner, empty.repo, { autoInit: false });
