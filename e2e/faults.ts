@@ -52,7 +52,7 @@ function count(infra: Infra): number {
     tally.byKind[f.kind] = (tally.byKind[f.kind] ?? 0) + 1;
     const route = f.path
       .replace(/^\/repos\/[^/]+\/[^/]+/, "/repos/{o}/{r}")
-      .replace(/\/[0-9a-f]{40}$/, "/{sha}")
+      .replace(/\/[0-9a-f]{40}(?=\/|$)/g, "/{sha}")
       .replace(/\/\d+$/, "/{id}");
     const call = `${f.kind} ${f.method} ${route}`;
     tally.byCall[call] = (tally.byCall[call] ?? 0) + 1;
@@ -338,31 +338,14 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
           beetle.env = { ...beetle.env, FAULTS_RUN: "killed-once" };
         });
         const from = infra.standin.requests.length;
-        let kill: () => void = () => undefined;
-        let killedAt = "";
-        const up = stack.pulumi(["up", "--yes", "--skip-preview"], 20 * 60_000, (k) => (kill = k));
-        const deadline = Date.now() + 120_000;
-        while (!killedAt && Date.now() < deadline) {
-          const q = infra.standin.requests
+        const tree = () =>
+          infra.standin.requests
             .slice(from)
             .find((r) => r.method === "POST" && r.path.endsWith("/git/trees"));
-          if (q) {
-            kill();
-            killedAt = `${q.method} ${q.path}`;
-          }
-          await sleep(10);
-        }
-        const killed = await up;
-        if (!killedAt)
-          throw new Error(`the up never reached the repository write (exit ${killed.status})`);
-        // The documented recovery: the lock a killed update leaves, then a normal up.
-        const cancel = await stack.pulumi(["cancel", "--yes"]);
-        const again = await stack.pulumi(["up", "--yes", "--skip-preview"]);
-        if (again.status !== 0)
-          throw new Error(`up after the kill: ${tail(again.stdout + again.stderr, 8)}`);
-        const preview = await pulumiOk(stack, ["preview", "--expect-no-changes"]);
+        await killedUp("the repository write", async () => tree() !== undefined);
+        const recovered = await recover();
         const files = noClearSecret();
-        return `killed at ${killedAt}; pulumi cancel exit ${cancel.status}; next up exit 0 in ${again.seconds.toFixed(0)}s; no-op preview in ${preview.toFixed(0)}s; ${files} files in the run folder, no secret in clear`;
+        return `killed at ${tree()!.method} ${tree()!.path}; ${recovered}; ${files} files in the run folder, no secret in clear`;
       },
     },
     {

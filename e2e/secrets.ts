@@ -106,7 +106,7 @@ export function secretsSteps(t: Toolchain, infra: Infra, dev: Stack, second: Sec
         await new Promise((r) => setTimeout(r, 2000));
       }
     }
-    const message = (cond.message ?? "").split("\n")[0];
+    const message = (cond.message ?? "").replace(/\s+/g, " ");
     const at = message.search(reason);
     return `${status}; ${cond.reason}: ...${message.slice(Math.max(0, at - 40), at + 80)}...`;
   };
@@ -213,38 +213,23 @@ export function secretsSteps(t: Toolchain, infra: Infra, dev: Stack, second: Sec
   const rotation: Step = {
     name: "secrets: key rotation keeps the old key until the files are re-encrypted",
     run: async () => {
-      const agekeys = async () =>
-        Object.keys(
-          (
-            await infra.kubectlJson<{ data: Record<string, string> }>([
-              "-n",
-              "flux-system",
-              "get",
-              "secret",
-              "sops-age",
-            ])
-          ).data,
-        ).sort();
+      const sopsAge = () =>
+        infra.kubectlJson<{ data: Record<string, string> }>([
+          "-n",
+          "flux-system",
+          "get",
+          "secret",
+          "sops-age",
+        ]);
       const set = await dev.pulumi(["config", "set", "flux-platform:secretsKeyGeneration", "2"]);
       if (set.status !== 0) throw new Error(set.stderr);
       const seconds = await pulumiOk(dev, ["up", "--yes", "--skip-preview"]);
-      const keys = await agekeys();
+      const keys = Object.keys((await sopsAge()).data).sort();
       if (JSON.stringify(keys) !== JSON.stringify([`${env}-g1.agekey`, `${env}-g2.agekey`]))
         throw new Error(`sops-age holds ${keys.join(", ")}`);
       const out = await dev.pulumi(["stack", "output", "secretsRecipient"]);
       const recipient = out.stdout.trim();
-      const old = Buffer.from(
-        (
-          await infra.kubectlJson<{ data: Record<string, string> }>([
-            "-n",
-            "flux-system",
-            "get",
-            "secret",
-            "sops-age",
-          ])
-        ).data[`${env}-g1.agekey`],
-        "base64",
-      ).toString();
+      const old = Buffer.from((await sopsAge()).data[`${env}-g1.agekey`], "base64").toString();
       // The file encrypted to generation 1 still decrypts: the old key is kept.
       const touch = await commit("beetle: unrelated change after the key bump", (dir) =>
         fs.appendFileSync(path.join(dir, "beetle", env, "config.yaml"), "# after the bump\n"),
