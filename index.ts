@@ -113,8 +113,8 @@ async function main() {
     { dependsOn: flux },
   );
   const newestRecipient = secretsKey.recipients.apply((r) => r[config.secretsKeyGeneration]);
-  const placeholders: Record<RepoRole, Record<string, pulumi.Input<string>>> = {
-    platform: {},
+  // Only the developer repo's `.sops.yaml` waits for a value from another resource.
+  const placeholders: Partial<Record<RepoRole, Record<string, pulumi.Input<string>>>> = {
     developer: { [RECIPIENT_PLACEHOLDER]: newestRecipient },
   };
 
