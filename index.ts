@@ -187,6 +187,8 @@ async function main() {
           platform: repos.platform.repositoryName,
           developer: repos.developer.repositoryName,
         },
+        owner: config.owner,
+        github,
         kube,
       },
       // After the infrastructure: the receiver's route needs the Gateway API's CRDs.

@@ -2,6 +2,7 @@ import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import type { RepoFile } from "../lib/platformRepo";
 import { fillPlaceholders, writtenFiles } from "../lib/render";
+import { DeployKey } from "./githubRegistrations";
 import { RepositoryFiles } from "./repositoryFiles";
 import { SshKeyPair } from "./sshKeyPair";
 
@@ -142,7 +143,11 @@ export class GitopsRepo extends pulumi.ComponentResource {
     } else {
       const key = new SshKeyPair(`${name}-deploy-key`, {
         parent: this,
-        replacementTrigger: args.keyGeneration,
+        // A string since deploy keys are DeployKey resources (a number before): a stack
+        // made with the GitHub provider's RepositoryDeployKey gets a new pair on its next up,
+        // so the old resource's delete (at the end of that update) revokes the old key and
+        // not the one its successor registered; the rotation order below keeps Flux reading.
+        replacementTrigger: `g${args.keyGeneration}`,
       });
       this.publicKey = key.publicKeyOpenssh;
       this.fluxCredentials = pulumi.secret(
@@ -152,12 +157,17 @@ export class GitopsRepo extends pulumi.ComponentResource {
       );
       // One deploy key resource per generation: rotating makes a new resource, which Pulumi
       // creates first and deletes the old one only at the end of the update, so Flux never
-      // lacks a registered key. (A replacement of one resource would not do: the GitHub
-      // provider deletes a deploy key before creating its replacement.)
-      this.access = new github.RepositoryDeployKey(
+      // lacks a registered key. (A replacement of one resource would not do: a key
+      // cannot be edited, so DeployKey deletes it before it registers its replacement.)
+      // flux-platform's own DeployKey, not the provider's: a lost answer to its create or
+      // delete never leaves an orphan or a stuck stack (components/githubRegistrations.ts).
+      this.access = new DeployKey(
         `${name}-deploy-key-g${args.keyGeneration}`,
         {
+          owner: args.owner,
           repository: repository.name,
+          token: args.github.token,
+          baseUrl: args.github.baseUrl,
           title: `flux-${args.environment}`,
           key: key.publicKeyOpenssh,
           readOnly: true,

@@ -1,8 +1,8 @@
-import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import type { K8sObject } from "../lib/clusterObjects";
 import { REPO_ROLES, type RepoRole } from "../lib/names";
 import { webhookUrl } from "../lib/notifications";
+import { RepositoryWebhook } from "./githubRegistrations";
 import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
 import { RandomToken } from "./randomToken";
 
@@ -13,6 +13,9 @@ export interface PushReceiverArgs {
   readonly baseUrl: string;
   /** The repositories' names, as their GitopsRepo outputs them. */
   readonly repositories: Readonly<Record<RepoRole, pulumi.Input<string>>>;
+  /** `github:owner`, and how the webhooks are registered (as the repository files are written). */
+  readonly owner: string;
+  readonly github: { readonly token: pulumi.Input<string>; readonly baseUrl?: string };
   readonly kube: KubeOptions;
 }
 
@@ -54,18 +57,18 @@ export class PushReceiver extends pulumi.ComponentResource {
       ]),
     ) as Record<RepoRole, pulumi.Output<string>>;
     for (const role of REPO_ROLES) {
-      new github.RepositoryWebhook(
+      new RepositoryWebhook(
         `${name}-${role}-webhook`,
         {
+          owner: args.owner,
           repository: args.repositories[role],
+          token: args.github.token,
+          baseUrl: args.github.baseUrl,
           events: ["push"],
-          active: true,
-          configuration: {
-            url: this.urls[role],
-            contentType: "json",
-            secret: pulumi.secret(token.value),
-            insecureSsl: false,
-          },
+          url: this.urls[role],
+          contentType: "json",
+          secret: token.value,
+          insecureSsl: false,
         },
         { parent: this, dependsOn: applied },
       );

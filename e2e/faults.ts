@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { loadConfig } from "../lib/config";
+import { githubClient } from "../lib/github/api";
 import { renderStack, writtenFiles } from "../lib/render";
 import type { Infra } from "./infra";
 import { developerCommit, kustomizationAt } from "./lifecycle";
@@ -412,6 +413,76 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
       },
     },
     {
+      name: "faults: deploy key and webhook calls whose answers were lost: one up converges, nothing orphaned or registered twice",
+      run: async () => {
+        const gh = githubClient(
+          { token: infra.token, baseUrl: infra.standin.url },
+          { minWriteIntervalMs: 0 },
+        );
+        const list = async (repo: string, what: "keys" | "hooks") =>
+          (
+            await gh.request(`GET /repos/{owner}/{repo}/${what}`, {
+              owner: infra.owner,
+              repo,
+            })
+          ).data as { id: number; key?: string; config?: { url?: string } }[];
+        // Someone removed the webhooks by hand: the preview shows it and the up puts them back.
+        for (const repo of REPOS)
+          for (const h of await list(repo, "hooks"))
+            await gh.request("DELETE /repos/{owner}/{repo}/hooks/{hook_id}", {
+              owner: infra.owner,
+              repo,
+              hook_id: h.id,
+            });
+        const preview = await stack.pulumi(["preview", "--expect-no-changes"]);
+        if (preview.status === 0) throw new Error("the preview did not show the removed webhooks");
+        const set = await stack.pulumi(["config", "set", "flux-platform:deployKeyGeneration", "2"]);
+        if (set.status !== 0) throw new Error(set.stderr);
+        // Every create (two new keys, two webhooks) is carried out and its answer lost, and so
+        // is the first delete of an old key: then the plan's limit lets requests through.
+        infra.standin.setChaos({
+          seed: 1,
+          rates: { dropAfter: 1 },
+          methods: ["POST", "DELETE"],
+          path: "^/repos/[^/]+/[^/]+/(keys|hooks)(/\\d+)?$",
+          limit: 5,
+        });
+        let up;
+        try {
+          up = await stack.pulumi(["up", "--yes", "--skip-preview"]);
+        } finally {
+          infra.standin.setChaos(undefined);
+        }
+        const log = infra.standin.chaos().log;
+        const injected = count(infra);
+        if (up.status !== 0) throw new Error(`up: ${tail(up.stdout + up.stderr, 8)}`);
+        const lost = log.map(
+          (f) => `${f.method} ${f.path.replace(/^\/repos\/[^/]+\//, "")} ${f.carriedOut}`,
+        );
+        const posts = log.filter((f) => f.method === "POST" && f.carriedOut === 201);
+        const deletes = log.filter((f) => f.method === "DELETE" && f.carriedOut === 204);
+        if (posts.length !== 4 || deletes.length !== 1)
+          throw new Error(`lost answers not as planned: ${lost.join(", ")}`);
+        const keys = fs
+          .readFileSync(path.join(infra.runDir, "ssh", "authorized_keys"), "utf8")
+          .trim()
+          .split("\n");
+        for (const repo of REPOS) {
+          const k = await list(repo, "keys");
+          const h = await list(repo, "hooks");
+          if (k.length !== 1 || h.length !== 1)
+            throw new Error(
+              `${repo}: ${k.length} deploy key(s), ${h.length} webhook(s) after the up`,
+            );
+        }
+        if (keys.length !== 2) throw new Error(`${keys.length} deploy keys registered`);
+        await kustomizationsReady(infra, services());
+        const noop = await pulumiOk(stack, ["preview", "--expect-no-changes"]);
+        afterFaults(injected);
+        return `${injected} answers lost (${lost.join(", ")}); up exit 0 in ${up.seconds.toFixed(0)}s; each repo 1 deploy key (generation 2) and 1 webhook; every Kustomization Ready; no-op preview in ${noop.toFixed(0)}s`;
+      },
+    },
+    {
       name: "faults: destroy with a Kustomization stuck, the developer repo unreachable and GitHub faults: within 300 s, no namespace Terminating",
       run: async () => {
         // Stuck: a developer file kustomize cannot build.
@@ -431,12 +502,19 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
         try {
           infra.standin.setChaos(FAULT_PLAN);
           const tries: string[] = [];
+          let last = "";
           const t0 = Date.now();
           try {
             for (let i = 1; i <= 4; i++) {
               const r = await stack.pulumi(["destroy", "--yes", "--skip-preview"]);
+              const line = (r.stdout + r.stderr)
+                .split("\n")
+                .find((l) => /error:/.test(l) && !/update failed|destroy failed/.test(l));
+              last = (line ?? tail(r.stdout + r.stderr, 6)).trim().slice(0, 400);
               tries.push(
-                r.status === 0 ? `exit 0 in ${r.seconds.toFixed(0)}s` : `exit ${r.status}`,
+                r.status === 0
+                  ? `exit 0 in ${r.seconds.toFixed(0)}s`
+                  : `exit ${r.status}: ${last.slice(0, 160)}`,
               );
               if (r.status === 0) break;
             }
@@ -445,7 +523,8 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
           }
           const seconds = (Date.now() - t0) / 1000;
           const injected = count(infra);
-          if (!tries.at(-1)?.startsWith("exit 0")) throw new Error(`destroy: ${tries.join(" | ")}`);
+          if (!tries.at(-1)?.startsWith("exit 0"))
+            throw new Error(`destroy: ${tries.join(" | ")}; last: ${last}`);
           if (seconds > 300) throw new Error(`destroy took ${seconds.toFixed(0)}s`);
           const ns = await noNamespaceTerminating(infra);
           for (const repo of REPOS)

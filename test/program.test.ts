@@ -118,7 +118,7 @@ const COUNTS: Record<string, Record<string, number>> = {
     "github:index/repository:Repository": 2,
     "github:index/branchDefault:BranchDefault": 2,
     "pulumi-nodejs:dynamic/flux-platform:SshKeyPair": 2,
-    "github:index/repositoryDeployKey:RepositoryDeployKey": 2,
+    "pulumi-nodejs:dynamic/flux-platform:DeployKey": 2,
     // One writer per repository: every file in one commit, no resource per file.
     "pulumi-nodejs:dynamic/flux-platform:RepositoryFiles": 2,
     "flux-platform:index:FluxSource": 2,
@@ -301,9 +301,9 @@ for (const stack of ["dev", "prd"]) {
     it("registers one read-only ED25519 deploy key per repo, titled for the environment", () => {
       for (const k of byType("pulumi-nodejs:dynamic/flux-platform:SshKeyPair")) {
         // Bumping deployKeyGeneration replaces the key pair (rotation in one pulumi up).
-        expect(k.replacementTrigger).to.equal(rendered.config.deployKeyGeneration);
+        expect(k.replacementTrigger).to.equal(`g${rendered.config.deployKeyGeneration}`);
       }
-      const keys = byType("github:index/repositoryDeployKey:RepositoryDeployKey");
+      const keys = byType("pulumi-nodejs:dynamic/flux-platform:DeployKey");
       // A resource per generation: rotation creates the new key before deleting the old one.
       expect(keys.map((k) => k.name).sort()).to.deep.equal(
         ["developer", "platform"].map(
@@ -336,7 +336,8 @@ for (const stack of ["dev", "prd"]) {
           const allowed =
             (r.type === "kubernetes:core/v1:Secret" && field === "stringData") ||
             (r.type === "pulumi:providers:kubernetes" && field === "kubeconfig") ||
-            (r.type === WRITER && field === "token");
+            ([WRITER, "pulumi-nodejs:dynamic/flux-platform:DeployKey"].includes(r.type) &&
+              field === "token");
           expect(allowed, `${r.type} ${r.name}.${field}`).to.equal(true);
           expect(isSecretValue(value), `${r.type} ${r.name}.${field} is secret`).to.equal(true);
         }
@@ -429,7 +430,7 @@ for (const stack of ["dev", "prd"]) {
         expect(repo.dependencies, repo.name).to.include.members([
           instance,
           urn(
-            "github:index/repositoryDeployKey:RepositoryDeployKey",
+            "pulumi-nodejs:dynamic/flux-platform:DeployKey",
             `${role}-repo-deploy-key-g${rendered.config.deployKeyGeneration}`,
           ),
         ]);
@@ -696,7 +697,7 @@ describe("program under mocks: GitHub App mode", () => {
       ["456", "flux_developer"],
       ["456", "flux_platform"],
     ]);
-    expect(byType("github:index/repositoryDeployKey:RepositoryDeployKey")).to.have.length(0);
+    expect(byType("pulumi-nodejs:dynamic/flux-platform:DeployKey")).to.have.length(0);
     expect(byType("pulumi-nodejs:dynamic/flux-platform:SshKeyPair")).to.have.length(0);
     for (const role of ["platform", "developer"]) {
       const s = one("kubernetes:core/v1:Secret", `${role}-source-secret-flux-${role}-github-app`);
@@ -732,14 +733,17 @@ describe("program under mocks: push to apply", () => {
 
   it("puts a webhook on each repo that calls its Receiver's path, the token secret everywhere", () => {
     const token = "f".repeat(64);
-    const hooks = byType("github:index/repositoryWebhook:RepositoryWebhook");
+    const hooks = byType("pulumi-nodejs:dynamic/flux-platform:RepositoryWebhook");
     expect(hooks.map((h) => h.inputs.repository).sort()).to.deep.equal([
       "flux_developer",
       "flux_platform",
     ]);
     for (const h of hooks) {
       const role = h.inputs.repository === "flux_platform" ? "platform" : "developer";
-      const cfg = h.inputs.configuration as Record<string, unknown>;
+      const cfg = h.inputs;
+      // Registered with the stack's GitHub access, the token kept secret.
+      expect(h.inputs.owner).to.equal("acme");
+      expect(isSecretValue(h.inputs.token)).to.equal(true);
       expect(isSecretValue(cfg.url)).to.equal(true);
       expect(isSecretValue(cfg.secret)).to.equal(true);
       expect(unwrap(cfg.url)).to.equal(

@@ -978,6 +978,19 @@ describe("GitHub stand-in: seeded random fault injection (chaos)", function () {
     ]);
   });
 
+  it("a plan's limit: the first N matching requests get faults, then they pass (and draw no more)", async () => {
+    standin.setChaos({ seed: 3, rates: { error: 1 }, methods: ["PATCH"], limit: 2 });
+    const seen = [];
+    for (let i = 0; i < 4; i++) {
+      seen.push(statusOf(await send("PATCH", `/repos/${OWNER}/${REPO}`, { body: {} })));
+    }
+    expect(seen.slice(2)).to.deep.equal([200, 200]);
+    expect(standin.chaos().log.map((e) => e.n)).to.deep.equal([1, 2]);
+    expect(() => standin.setChaos({ seed: 1, rates: {}, limit: -1 })).to.throw(
+      /"limit" must be a whole number of faults/,
+    );
+  });
+
   it("refuses a plan whose rates add up to more than 1, or one it cannot read, and keeps the plan it has", async () => {
     const tooMuch = { seed: 1, rates: { error: 0.6, slow: 0.5 } };
     expect(() => standin.setChaos(tooMuch)).to.throw(/rates add up to 1\.1, more than 1/);

@@ -21,6 +21,8 @@ export interface FaultPlan {
   readonly methods?: readonly string[];
   /** Regular expression on the API path (without `/api/v3`); default all. */
   readonly path?: string;
+  /** At most this many faults under the plan; then matching requests pass. Default: no limit. */
+  readonly limit?: number;
 }
 
 /** One injected fault. */
@@ -70,7 +72,8 @@ export function checkPlan(raw: unknown): FaultPlan {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw bad("not an object");
   const plan = raw as Record<string, unknown>;
   for (const k of Object.keys(plan)) {
-    if (!["seed", "rates", "slowMs", "methods", "path"].includes(k)) throw bad(`unknown "${k}"`);
+    if (!["seed", "rates", "slowMs", "methods", "path", "limit"].includes(k))
+      throw bad(`unknown "${k}"`);
   }
   if (typeof plan.seed !== "number" || !Number.isFinite(plan.seed)) {
     throw bad('"seed" must be a number');
@@ -108,6 +111,13 @@ export function checkPlan(raw: unknown): FaultPlan {
       throw bad(`"path": ${(err as Error).message}`);
     }
   }
+  const limit = plan.limit;
+  if (
+    limit !== undefined &&
+    !(typeof limit === "number" && Number.isInteger(limit) && limit >= 0)
+  ) {
+    throw bad('"limit" must be a whole number of faults');
+  }
   return {
     seed: plan.seed,
     rates: { ...(rates as Record<FaultKind, number>) },
@@ -116,6 +126,7 @@ export function checkPlan(raw: unknown): FaultPlan {
       ? { methods: (methods as string[]).map((m) => m.toUpperCase()) }
       : {}),
     ...(plan.path !== undefined ? { path: plan.path } : {}),
+    ...(limit !== undefined ? { limit } : {}),
   };
 }
 
@@ -166,6 +177,7 @@ export class Chaos {
     if (!plan) return undefined;
     if (plan.methods && !plan.methods.includes(method.toUpperCase())) return undefined;
     if (this.pathRe && !this.pathRe.test(path)) return undefined;
+    if (plan.limit !== undefined && this.log.length >= plan.limit) return undefined;
     const n = ++this.drawn;
     const u = this.draw();
     let lo = 0;
