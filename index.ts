@@ -14,6 +14,7 @@ import {
   PlatformInfrastructure,
   PushReceiver,
   SecretsKey,
+  ServiceRollout,
   repositoryExists,
 } from "./components";
 import { ageKeyFiles, configuredHostKeys, knownHosts } from "./lib/clusterObjects";
@@ -21,8 +22,9 @@ import { ConfigError, loadConfig, placeholderProblem } from "./lib/config";
 import { RECIPIENT_PLACEHOLDER } from "./lib/developerSecrets";
 import { routed, serviceHostname } from "./lib/gateway";
 import { publishedSshKeys } from "./lib/github/api";
-import { REPO_ROLES, type RepoRole } from "./lib/names";
+import { FLUX_NAMESPACE, REPO_ROLES, type RepoRole } from "./lib/names";
 import { renderStack } from "./lib/render";
+import { ROLLOUT_TIMEOUT_SECONDS, fingerprint, rolloutWarnings } from "./lib/rollout";
 
 /** The validated config; bad config stops the program with every problem and no stack trace. */
 function loadStackConfig() {
@@ -196,12 +198,45 @@ async function main() {
     );
   }
 
-  for (const s of rendered.cluster.services) {
-    new FluxService(
-      `service-${s.name}`,
-      { access: s.access, config: s.config, app: s.app, kube },
-      { dependsOn: [infrastructure, secretsKey] },
+  const services = rendered.cluster.services.map(
+    (s) =>
+      new FluxService(
+        `service-${s.name}`,
+        { access: s.access, config: s.config, app: s.app, kube },
+        { dependsOn: [infrastructure, secretsKey] },
+      ),
+  );
+
+  // One wait for every service's Kustomizations, Ready or not: a team's broken config is
+  // named in the output and does not fail the platform's up (lib/rollout.ts).
+  if (config.waitForReady && rendered.cluster.services.length > 0) {
+    const kustomizations = rendered.cluster.services.flatMap((s) => [
+      s.config.metadata.name,
+      s.app.metadata.name,
+    ]);
+    const serviceOf = new Map(
+      rendered.cluster.services.flatMap((s) => [
+        [s.config.metadata.name, s.name],
+        [s.app.metadata.name, s.name],
+      ]),
     );
+    const rollout = new ServiceRollout(
+      "services-rollout",
+      {
+        context: cluster.kubeContext,
+        kubeconfig: cluster.kubeconfig,
+        namespace: FLUX_NAMESPACE,
+        kustomizations,
+        fingerprint: fingerprint(rendered.cluster.services),
+        timeoutSeconds: ROLLOUT_TIMEOUT_SECONDS,
+      },
+      { dependsOn: services },
+    );
+    pulumi.all([rollout.verdict, rollout.waitedSeconds]).apply(([verdict, waited]) => {
+      for (const w of rolloutWarnings(verdict, (k) => serviceOf.get(k), waited)) {
+        void pulumi.log.warn(w, rollout);
+      }
+    });
   }
 
   return {

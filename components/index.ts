@@ -9,3 +9,4 @@ export * from "./commitStatus";
 export * from "./pushReceiver";
 export * from "./ageKey";
 export * from "./secretsKey";
+export * from "./serviceRollout";

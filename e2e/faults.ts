@@ -361,8 +361,9 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
       name: "faults: pulumi up killed while it waits for Flux to be Ready: the documented recovery converges",
       run: async () => {
         addService("moth");
-        await killedUp("the wait for Ready", () => exists("kustomization", "config-moth"));
-        return `killed once config-moth existed (Pulumi waits for its Ready); ${await recover()}`;
+        // app-moth is the last object the up applies; then it waits for the services' rollout.
+        await killedUp("the wait for Ready", () => exists("kustomization", "app-moth"));
+        return `killed once app-moth existed (the up then waits for every service's rollout); ${await recover()}`;
       },
     },
     {
@@ -480,6 +481,36 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
         const noop = await pulumiOk(stack, ["preview", "--expect-no-changes"]);
         afterFaults(injected);
         return `${injected} answers lost (${lost.join(", ")}); up exit 0 in ${up.seconds.toFixed(0)}s; each repo 1 deploy key (generation 2) and 1 webhook; every Kustomization Ready; no-op preview in ${noop.toFixed(0)}s`;
+      },
+    },
+    {
+      name: "faults: an answer that never comes: the writer's deadline per attempt, then its retry",
+      run: async () => {
+        addService("wasp");
+        // The first read of a branch ref is held past the writer's 30 s deadline.
+        infra.standin.setChaos({
+          seed: 1,
+          rates: { slow: 1 },
+          slowMs: FAULT_PLAN.slowMs,
+          methods: ["GET"],
+          path: "/git/ref/",
+          limit: 1,
+        });
+        let up;
+        try {
+          up = await stack.pulumi(["up", "--yes", "--skip-preview"]);
+        } finally {
+          infra.standin.setChaos(undefined);
+        }
+        const log = infra.standin.chaos().log;
+        const injected = count(infra);
+        if (up.status !== 0) throw new Error(`up: ${tail(up.stdout + up.stderr, 8)}`);
+        if (injected !== 1) throw new Error(`${injected} slow answers injected, not 1`);
+        // The same read again after the held one: the retry.
+        const after = infra.standin.requests.filter((q) => q.path === log[0].path);
+        await kustomizationsReady(infra, services());
+        afterFaults(injected);
+        return `GET ${log[0].path.replace(/^\/repos\/[^/]+\//, "")} held ${FAULT_PLAN.slowMs / 1000}s; up exit 0 in ${up.seconds.toFixed(0)}s (${after.length} reads of that ref); every Kustomization Ready`;
       },
     },
     {

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { fluxSize, kustomizeControllerFlags } from "../lib/fluxInstall";
 import { startStandIn, type StandIn } from "../test/github-standin/server";
 import { freePort, run, runSync, sleep, startProcess, waitFor } from "./procs";
 
@@ -152,6 +153,8 @@ export async function startInfra(
   t: Toolchain,
   runDir: string,
   stops: (() => Promise<void>)[],
+  /** The most services a stack will have: Flux's controllers are sized for it. */
+  services = 3,
 ): Promise<Infra> {
   const token = `ghp_e2e_${Math.random().toString(36).slice(2)}`;
   const owner = "acme";
@@ -170,7 +173,7 @@ export async function startInfra(
   });
   stops.push(() => standin.close());
 
-  const first = await startCluster(t, runDir, "e2e", stops);
+  const first = await startCluster(t, runDir, "e2e", stops, services);
 
   return {
     ...first,
@@ -179,7 +182,7 @@ export async function startInfra(
     token,
     owner,
     sshPort: ssh.port,
-    addCluster: (name: string) => startCluster(t, runDir, name, stops),
+    addCluster: (name: string) => startCluster(t, runDir, name, stops, services),
     async stop() {
       while (stops.length > 0) await stops.pop()!().catch(() => undefined);
     },
@@ -216,6 +219,7 @@ export async function startCluster(
   runDir: string,
   name: string,
   stops: (() => Promise<void>)[],
+  services = 3,
 ): Promise<Cluster> {
   // Kubernetes: kwokctl with the built binaries and one fake node.
   const env = { ...process.env, PATH: `${t.bin}:${process.env.PATH}` };
@@ -237,7 +241,9 @@ export async function startCluster(
 
   // Flux as a platform team finds it on a managed cluster: its namespace, CRDs and controllers.
   await installFluxCrds(t, kubectl);
-  const flux = await startFluxControllers(t, kubeconfig, runDir, name, startProcess);
+  const flux = await startFluxControllers(t, kubeconfig, runDir, name, startProcess, {
+    services,
+  });
   return {
     kubeconfig,
     context: `kwok-${name}`,
@@ -339,8 +345,11 @@ export async function startFluxControllers(
   {
     notifications = true,
     storagePort,
+    services = 3,
   }: {
     notifications?: boolean;
+    /** Sized as the Flux Operator sizes a FluxInstance for this many services (lib/fluxInstall.ts). */
+    services?: number;
     /** source-controller's artifact address (a restart that keeps its artifacts keeps it too). */
     storagePort?: number;
   } = {},
@@ -389,6 +398,7 @@ export async function startFluxControllers(
     [
       `--metrics-addr=127.0.0.1:${ports[2]}`,
       `--health-addr=127.0.0.1:${ports[3]}`,
+      ...kustomizeControllerFlags(fluxSize(services)),
       ...eventsTo,
       "--log-level=debug",
     ],

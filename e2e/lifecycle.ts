@@ -14,6 +14,7 @@ import { fluxBuild, type FluxKustomization } from "../test/support/fluxBuild";
 import type { KubeObject } from "../test/support/models";
 import { run, sleep, waitFor } from "./procs";
 import { createStack, type Stack } from "./pulumi";
+import { brokenServiceStep } from "./brokenService";
 import { secretsSteps, type SecondEnvironment } from "./secrets";
 import {
   APP_NAMESPACE,
@@ -853,6 +854,7 @@ export function lifecycle(t: Toolchain, infra: Infra, dev: Stack): Step[] {
     pushToApply(infra),
     developerCannotDeploy(infra),
     otherTeamsConfig(infra),
+    brokenServiceStep(infra, dev),
     ...secrets.steps,
     keyRotation(infra, dev),
     ...twoEnvironments(t, infra, dev, second),

@@ -13,6 +13,7 @@ import { createStack, type Stack } from "./pulumi";
 import { faultSteps, tally } from "./faults";
 import { lifecycle } from "./lifecycle";
 import { minikubeSteps } from "./minikube/steps";
+import { scaleReport, scaleSteps } from "./scale";
 import { checks, stackConfig, stackSecrets, type Step } from "./scenario";
 
 interface StepResult {
@@ -25,6 +26,18 @@ interface StepResult {
 }
 
 const faultRun = process.argv.includes("--faults");
+/** `--scale 3,30,100,300` (npm run e2e:scale): the scale run instead (e2e/scale.ts). */
+const argAfter = (flag: string) =>
+  process.argv.includes(flag) ? process.argv[process.argv.lastIndexOf(flag) + 1] : undefined;
+const scaleSizes = argAfter("--scale")
+  ?.split(",")
+  .map((x) => Number(x.trim()));
+const mode = faultRun ? "faults" : scaleSizes ? "scale" : "e2e";
+const REPORT = {
+  e2e: "e2e-report.json",
+  faults: "e2e-faults-report.json",
+  scale: "e2e-scale-report.json",
+}[mode];
 
 async function main(): Promise<number> {
   const t: Toolchain = findToolchain();
@@ -68,7 +81,7 @@ async function main(): Promise<number> {
   });
   try {
     const setup = Date.now();
-    infra = await startInfra(t, runDir, stops);
+    infra = await startInfra(t, runDir, stops, scaleSizes ? Math.max(...scaleSizes) : undefined);
     results.push({ name: "infrastructure up", ok: true, seconds: (Date.now() - setup) / 1000 });
     console.log(`ok   infrastructure up (${results[0].seconds.toFixed(1)}s)`);
     const stack: Stack = await createStack(
@@ -85,14 +98,19 @@ async function main(): Promise<number> {
       ? process.argv[process.argv.indexOf("--only") + 1].split("|")
       : undefined;
     // `--faults` (npm run e2e:faults): the fault scenario instead (e2e/faults.ts).
+    if (scaleSizes && !scaleSizes.every((n) => Number.isInteger(n) && n > 0)) {
+      throw new Error(`--scale: ${argAfter("--scale")}: a list of service counts, like 3,30,100`);
+    }
     const steps = (
       faultRun
         ? faultSteps(infra, stack)
-        : [
-            ...checks(infra, stack),
-            ...lifecycle(t, infra, stack),
-            ...minikubeSteps(t, infra, stops),
-          ]
+        : scaleSizes
+          ? scaleSteps(infra, stack, scaleSizes, Number(argAfter("--steady") ?? 5))
+          : [
+              ...checks(infra, stack),
+              ...lifecycle(t, infra, stack),
+              ...minikubeSteps(t, infra, stops),
+            ]
     ).filter((s) => only === undefined || only.some((o) => s.name.includes(o)));
     for (const step of steps) {
       const r = await runStep(step);
@@ -117,6 +135,7 @@ async function main(): Promise<number> {
       steps: results,
       githubRequests: countRequests(requests),
       ...(faultRun ? { faults: tally } : {}),
+      ...(scaleSizes ? { scale: scaleReport } : {}),
       passed,
       failed,
       skipped,
@@ -125,13 +144,8 @@ async function main(): Promise<number> {
     fs.writeFileSync(path.join(runDir, "report.json"), json);
     fs.mkdirSync(path.join(t.root, "e2e-reports"), { recursive: true });
     fs.writeFileSync(path.join(t.root, "e2e-reports", `${stamp}.json`), json);
-    fs.writeFileSync(
-      path.join(t.root, faultRun ? "e2e-faults-report.json" : "e2e-report.json"),
-      json,
-    );
-    console.log(
-      `report: ${path.join(t.root, faultRun ? "e2e-faults-report.json" : "e2e-report.json")}`,
-    );
+    fs.writeFileSync(path.join(t.root, REPORT), json);
+    console.log(`report: ${path.join(t.root, REPORT)}`);
     if (faultRun) {
       console.log(
         `faults: injected=${tally.injected} survived=${tally.survived} lost=${tally.lost.length}${tally.lost.length ? ` (${tally.lost.join("; ")})` : ""}`,

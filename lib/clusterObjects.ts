@@ -20,6 +20,7 @@ import {
   REPO_ROLES,
   SECRETS_COMPONENT,
   SOPS_AGE_SECRET,
+  SKIP_AWAIT,
   WAIT_FOR_READY,
   ageKeyName,
   appKustomizationName,
@@ -160,6 +161,8 @@ interface KustomizationSpec {
   optionalComponents?: string[];
   /** Decrypt SOPS files with the age identities of this flux-system Secret. */
   sopsSecret?: string;
+  /** A service's: applied without the provider's wait (the rollout wait reads it instead). */
+  service?: boolean;
 }
 
 function kustomization(cfg: PlatformConfig, k: KustomizationSpec): K8sObject {
@@ -170,7 +173,11 @@ function kustomization(cfg: PlatformConfig, k: KustomizationSpec): K8sObject {
       name: k.name,
       namespace: FLUX_NAMESPACE,
       labels: LABELS,
-      ...(cfg.waitForReady ? { annotations: { ...WAIT_FOR_READY } } : {}),
+      ...(k.service
+        ? { annotations: { ...SKIP_AWAIT } }
+        : cfg.waitForReady
+          ? { annotations: { ...WAIT_FOR_READY } }
+          : {}),
     },
     spec: {
       interval: cfg.syncInterval,
@@ -257,6 +264,7 @@ export function serviceKustomizations(cfg: PlatformConfig, s: ServiceConfig): K8
       // with the environment's age key; a folder without it builds as before.
       optionalComponents: [SECRETS_COMPONENT],
       sopsSecret: SOPS_AGE_SECRET,
+      service: true,
     }),
     kustomization(cfg, {
       name: appKustomizationName(s.name),
@@ -266,6 +274,7 @@ export function serviceKustomizations(cfg: PlatformConfig, s: ServiceConfig): K8
       timeout: "5m",
       targetNamespace: cfg.appNamespace,
       substitute: appVariables(cfg, s),
+      service: true,
     }),
   ];
 }

@@ -21,6 +21,38 @@ export const FLUX_OPERATOR_CHART = {
   version: "0.60.0",
 } as const;
 
+export type FluxSize = "small" | "medium" | "large";
+
+/**
+ * The Flux Operator's sizing profiles (flux-operator internal/builder/profiles.go): the
+ * kustomize-controller flags each one sets. Without a size the controllers run with their
+ * defaults, `--concurrent=4 --requeue-dependency=30s`: 4 reconciles at a time, and a
+ * Kustomization whose dependency is not Ready yet looked at again only after 30 s (every
+ * service's app Kustomization waits for its config one on a first up).
+ */
+export const FLUX_SIZES: Record<FluxSize, { concurrent: number; requeueDependency: string }> = {
+  small: { concurrent: 5, requeueDependency: "10s" },
+  medium: { concurrent: 10, requeueDependency: "5s" },
+  large: { concurrent: 20, requeueDependency: "5s" },
+};
+
+/**
+ * The size for a platform of `services` services (two Kustomizations each): up to 10
+ * services small, up to 50 medium, more large. Measured on 2 cores (`npm run e2e:scale`,
+ * README "Performance"): one reconcile takes about 2.5 s there, so 4 workers need 125 s for
+ * one round of 200 Kustomizations, about a 2-minute interval; 20 keep a round of 600 well
+ * inside it.
+ */
+export function fluxSize(services: number): FluxSize {
+  return services <= 10 ? "small" : services <= 50 ? "medium" : "large";
+}
+
+/** kustomize-controller's flags for a size: the same the operator's profile sets. */
+export function kustomizeControllerFlags(size: FluxSize): string[] {
+  const s = FLUX_SIZES[size];
+  return [`--concurrent=${s.concurrent}`, `--requeue-dependency=${s.requeueDependency}`];
+}
+
 export function fluxInstance(cfg: PlatformConfig): K8sObject {
   return {
     apiVersion: "fluxcd.controlplane.io/v1",
@@ -40,6 +72,8 @@ export function fluxInstance(cfg: PlatformConfig): K8sObject {
       components: [...cfg.fluxComponents],
       cluster: {
         type: "kubernetes",
+        // Controllers' concurrency and dependency requeue from the number of services.
+        size: fluxSize(cfg.services.length),
         multitenant: false,
         networkPolicy: true,
         domain: "cluster.local",

@@ -53,6 +53,12 @@ export const platformRoot = (environment: string): string => `environments/${env
 export const WAIT_FOR_READY = { "pulumi.com/waitFor": "condition=Ready" } as const;
 
 /**
+ * Annotation that makes the provider apply and not wait: a service's Kustomizations, which
+ * one wait after all of them reads instead (components/serviceRollout.ts, lib/rollout.ts).
+ */
+export const SKIP_AWAIT = { "pulumi.com/skipAwait": "true" } as const;
+
+/**
  * Folders the platform repo keeps under `environments/<env>/apps/` beside one folder per
  * service (`apps/<service>/`): the generic Deployment and Service, and the route component.
  */

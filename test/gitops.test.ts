@@ -17,6 +17,7 @@ import {
   writeTree,
   type RenderedStack,
 } from "../lib/render";
+import { kustomizeControllerFlags } from "../lib/fluxInstall";
 import { webhookUrl } from "../lib/notifications";
 import { POLICIES } from "../lib/platformRepo/policies";
 import { parseYamlDocs } from "../lib/yaml";
@@ -111,16 +112,54 @@ describe("schema validation", () => {
 });
 
 describe("waitForReady", () => {
-  it("annotates every Flux Kustomization for Pulumi to wait on, and only when asked", () => {
+  it("makes Pulumi wait for the platform's own Kustomizations, never for a service's", () => {
     const on = loadStackFile(ROOT, "dev");
     const kustomizations = (r: RenderedStack) =>
       r.clusterObjects.filter((o) => o.kind === "Kustomization");
-    for (const ks of kustomizations(renderStack(on))) {
-      expect(ks.metadata.annotations).to.deep.equal({ "pulumi.com/waitFor": "condition=Ready" });
+    const services = new Set(
+      renderStack(on).cluster.services.flatMap((s) => [
+        s.config.metadata.name,
+        s.app.metadata.name,
+      ]),
+    );
+    const all = kustomizations(renderStack(on));
+    expect(all.filter((k) => !services.has(k.metadata.name))).to.not.have.length(0);
+    for (const ks of all) {
+      // A service's is read by the one wait after all of them (lib/rollout.ts), Ready or not.
+      expect(ks.metadata.annotations, ks.metadata.name).to.deep.equal(
+        services.has(ks.metadata.name)
+          ? { "pulumi.com/skipAwait": "true" }
+          : { "pulumi.com/waitFor": "condition=Ready" },
+      );
     }
     for (const ks of kustomizations(renderStack({ ...on, waitForReady: false }))) {
-      expect(ks.metadata.annotations).to.equal(undefined);
+      expect(ks.metadata.annotations, ks.metadata.name).to.deep.equal(
+        services.has(ks.metadata.name) ? { "pulumi.com/skipAwait": "true" } : undefined,
+      );
     }
+  });
+});
+
+describe("Flux sized for the platform", () => {
+  it("sizes the FluxInstance from the number of services, as the operator's profiles do", () => {
+    const on = loadStackFile(ROOT, "dev");
+    const size = (n: number) => {
+      const services = Array.from({ length: n }, (_, i) => ({ ...on.services[0], name: `s${i}` }));
+      return (renderStack({ ...on, services }).fluxInstance.spec as { cluster: { size: string } })
+        .cluster.size;
+    };
+    expect([size(1), size(10), size(11), size(50), size(51), size(300)]).to.deep.equal([
+      "small",
+      "small",
+      "medium",
+      "medium",
+      "large",
+      "large",
+    ]);
+    expect(kustomizeControllerFlags("large")).to.deep.equal([
+      "--concurrent=20",
+      "--requeue-dependency=5s",
+    ]);
   });
 });
 

@@ -121,6 +121,9 @@ const COUNTS: Record<string, Record<string, number>> = {
     "pulumi-nodejs:dynamic/flux-platform:DeployKey": 2,
     // One writer per repository: every file in one commit, no resource per file.
     "pulumi-nodejs:dynamic/flux-platform:RepositoryFiles": 2,
+    // One wait for every service's Kustomizations (lib/rollout.ts).
+    "flux-platform:index:ServiceRollout": 1,
+    "pulumi-nodejs:dynamic/flux-platform:RolloutWait": 1,
     "flux-platform:index:FluxSource": 2,
     // Two deploy-key Secrets and the age key Secret (sops-age).
     "kubernetes:core/v1:Secret": 3,
@@ -322,6 +325,24 @@ for (const stack of ["dev", "prd"]) {
       }
     });
 
+    it("waits once for every service's Kustomizations, after all of them, through the stack's cluster", () => {
+      const wait = one("pulumi-nodejs:dynamic/flux-platform:RolloutWait", "services-rollout-wait");
+      const names = rendered.cluster.services.flatMap((s) => [`config-${s.name}`, `app-${s.name}`]);
+      expect(wait.inputs.kustomizations).to.deep.equal(names);
+      expect(wait.inputs.namespace).to.equal("flux-system");
+      expect(wait.inputs.timeoutSeconds).to.equal(480);
+      // After each service's objects (the SDK expands a component dependency to its children).
+      for (const s of rendered.cluster.services) {
+        for (const k of [`config-${s.name}`, `app-${s.name}`]) {
+          const ks = one(
+            "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization",
+            `service-${s.name}-kustomization-${k}`,
+          );
+          expect(wait.dependencies, k).to.include(ks.urn);
+        }
+      }
+    });
+
     it("keeps private keys, the kubeconfig and the GitHub token secret: only in secret inputs where they are used", () => {
       for (const r of registrations) {
         for (const [field, value] of Object.entries(r.inputs)) {
@@ -337,7 +358,9 @@ for (const stack of ["dev", "prd"]) {
             (r.type === "kubernetes:core/v1:Secret" && field === "stringData") ||
             (r.type === "pulumi:providers:kubernetes" && field === "kubeconfig") ||
             ([WRITER, "pulumi-nodejs:dynamic/flux-platform:DeployKey"].includes(r.type) &&
-              field === "token");
+              field === "token") ||
+            (r.type === "pulumi-nodejs:dynamic/flux-platform:RolloutWait" &&
+              field === "kubeconfig");
           expect(allowed, `${r.type} ${r.name}.${field}`).to.equal(true);
           expect(isSecretValue(value), `${r.type} ${r.name}.${field} is secret`).to.equal(true);
         }

@@ -1,0 +1,164 @@
+/**
+ * `npm run e2e:scale` (issue "A platform up that stays fast and honest at a hundred services
+ * and more"): one environment grown through the sizes given (`--scale 3,30,100,300`, the
+ * default), on the same infrastructure as `npm run e2e`. For each size one line:
+ *
+ *   scale services=N resources=R up_s= flux_ready_s= noop_preview_s= github_requests=
+ *
+ * `up_s` is the `pulumi up` that grows the stack to N services (the first size: a first up),
+ * `flux_ready_s` the time after it until every Kustomization is Ready at once, and
+ * `github_requests` the stand-in's API requests from the up's start to the preview's end.
+ * Then the growth ratio per step (each figure's ratio over the services' ratio: 1 is linear),
+ * a steady-state window at the largest size (requests per hour by kind), and the destroy.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse, stringify } from "yaml";
+import type { Infra } from "./infra";
+import { sleep, waitFor } from "./procs";
+import type { Stack } from "./pulumi";
+import { pulumiOk, ready, tail, type Obj, type Step } from "./scenario";
+
+export interface ScaleLine {
+  services: number;
+  resources: number;
+  up_s: number;
+  flux_ready_s: number;
+  noop_preview_s: number;
+  github_requests: number;
+  destroy_s?: number;
+}
+
+/** What the scale run measured, for the report. */
+export const scaleReport = {
+  lines: [] as ScaleLine[],
+  growth: [] as string[],
+  steady: undefined as
+    | { minutes: number; services: number; perHour: number; byKind: Record<string, number> }
+    | undefined,
+};
+
+/** `svc-001` ... : generated services, all podinfo, one replica. */
+export const serviceName = (i: number) => `svc-${String(i).padStart(3, "0")}`;
+
+/** Requests by kind: `METHOD /route` with ids and SHAs folded. */
+function kind(q: { method: string; path: string }): string {
+  return `${q.method} ${q.path
+    .replace(/^\/repos\/[^/]+\/[^/]+/, "/repos/{o}/{r}")
+    .replace(/\/[0-9a-f]{40}(?=\/|$)/g, "/{sha}")
+    .replace(/\/\d+(?=\/|$)/g, "/{id}")
+    .replace(/\/git\/ref\/.*/, "/git/ref/{ref}")}`;
+}
+
+export function scaleSteps(
+  infra: Infra,
+  stack: Stack,
+  sizes: readonly number[],
+  steadyMinutes: number,
+): Step[] {
+  const file = path.join(stack.dir, `Pulumi.${stack.name}.yaml`);
+  const setServices = (n: number) => {
+    const doc = parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
+    doc.config["flux-platform:services"] = Object.fromEntries(
+      Array.from({ length: n }, (_, i) => [
+        serviceName(i + 1),
+        { image: "ghcr.io/stefanprodan/podinfo", tag: "6.15.0", port: 9898, replicas: 1 },
+      ]),
+    );
+    fs.writeFileSync(file, stringify(doc));
+  };
+  const kustomizations = async () =>
+    (await infra.kubectlJson<{ items: Obj[] }>(["-n", "flux-system", "get", "kustomizations"]))
+      .items;
+  const resources = async () => {
+    const r = await stack.pulumi(["stack", "export"]);
+    if (r.status !== 0) throw new Error(`stack export: ${r.stderr}`);
+    return (
+      (JSON.parse(r.stdout) as { deployment: { resources?: unknown[] } }).deployment.resources ?? []
+    ).length;
+  };
+
+  const steps: Step[] = sizes.map((n) => ({
+    name: `scale: ${n} services`,
+    critical: true,
+    run: async () => {
+      setServices(n);
+      const from = infra.standin.requests.length;
+      const up = await stack.pulumi(["up", "--yes", "--skip-preview"], 60 * 60_000);
+      if (up.status !== 0) throw new Error(`up exited ${up.status}: ${tail(up.stdout, 12)}`);
+      const upDone = Date.now();
+      const expected = 2 * n;
+      await waitFor(
+        `all ${expected} Kustomizations Ready at once`,
+        async () => {
+          const ks = await kustomizations();
+          return ks.length === expected && ks.every(ready) ? true : undefined;
+        },
+        60 * 60_000,
+        1000,
+      );
+      const fluxReady = (Date.now() - upDone) / 1000;
+      const preview = await pulumiOk(stack, ["preview", "--expect-no-changes"]);
+      const line: ScaleLine = {
+        services: n,
+        resources: await resources(),
+        up_s: Math.round(up.seconds * 10) / 10,
+        flux_ready_s: Math.round(fluxReady * 10) / 10,
+        noop_preview_s: Math.round(preview * 10) / 10,
+        github_requests: infra.standin.requests.length - from,
+      };
+      scaleReport.lines.push(line);
+      const prev = scaleReport.lines.at(-2);
+      let growth = "";
+      if (prev) {
+        const x = n / prev.services;
+        const r = (a: number, b: number) => (b > 0 ? (a / b / x).toFixed(2) : "-");
+        growth = `growth services x${x.toFixed(1)}: up ${r(line.up_s, prev.up_s)}, flux_ready ${r(line.flux_ready_s, prev.flux_ready_s)}, noop_preview ${r(line.noop_preview_s, prev.noop_preview_s)}, resources ${r(line.resources, prev.resources)} (1 = linear)`;
+        scaleReport.growth.push(growth);
+      }
+      const text = `scale services=${n} resources=${line.resources} up_s=${line.up_s} noop_preview_s=${line.noop_preview_s} flux_ready_s=${line.flux_ready_s} destroy_s=- github_requests=${line.github_requests}`;
+      console.log(text);
+      if (growth) console.log(growth);
+      return text;
+    },
+  }));
+
+  if (steadyMinutes > 0) {
+    steps.push({
+      name: `scale: steady platform for ${steadyMinutes} min: GitHub requests per hour`,
+      run: async () => {
+        const from = infra.standin.requests.length;
+        const t0 = Date.now();
+        await sleep(steadyMinutes * 60_000);
+        const minutes = (Date.now() - t0) / 60_000;
+        const seen = infra.standin.requests.slice(from);
+        const byKind: Record<string, number> = {};
+        for (const q of seen) byKind[kind(q)] = (byKind[kind(q)] ?? 0) + 1;
+        const perHour = Math.round((seen.length / minutes) * 60);
+        const services = scaleReport.lines.at(-1)?.services ?? 0;
+        scaleReport.steady = { minutes, services, perHour, byKind };
+        const top = Object.entries(byKind)
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 5)
+          .map(([k, v]) => `${k} ${Math.round((v / minutes) * 60)}/h`)
+          .join(", ");
+        return `${services} services, ${seen.length} requests in ${minutes.toFixed(1)} min: ${perHour}/h${top ? ` (${top})` : ""}`;
+      },
+    });
+  }
+
+  steps.push({
+    name: "scale: destroy at the largest size",
+    run: async () => {
+      const seconds = await pulumiOk(stack, ["destroy", "--yes", "--skip-preview"]);
+      const last = scaleReport.lines.at(-1);
+      if (last) last.destroy_s = Math.round(seconds * 10) / 10;
+      const line = last
+        ? `scale services=${last.services} resources=${last.resources} up_s=${last.up_s} noop_preview_s=${last.noop_preview_s} flux_ready_s=${last.flux_ready_s} destroy_s=${last.destroy_s} github_requests=${last.github_requests}`
+        : `destroy_s=${seconds.toFixed(1)}`;
+      console.log(line);
+      return line;
+    },
+  });
+  return steps;
+}
