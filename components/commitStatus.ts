@@ -15,7 +15,7 @@ export interface CommitStatusArgs {
 
 /**
  * Commit statuses on GitHub from Flux's notification-controller: the token's Secret, a
- * `github` Provider per repository and an Alert per Kustomization of each service.
+ * `github` Provider per repository and one Alert per repository for its services' Kustomizations.
  */
 export class CommitStatus extends pulumi.ComponentResource {
   constructor(name: string, args: CommitStatusArgs, opts?: pulumi.ComponentResourceOptions) {

@@ -1,7 +1,7 @@
 /**
  * A platform up is not held hostage by one team (issue "A platform up that stays fast and
  * honest"): while sonar's developer config cannot build, the platform team changes every
- * service (the sync interval). The up finishes within the rollout's bound, names sonar and
+ * service (`reconcileInterval`, each Kustomization's interval). The up finishes within the rollout's bound, names sonar and
  * Flux's reason, exits 0, and every other service is Ready.
  */
 import * as fs from "node:fs";
@@ -27,10 +27,10 @@ export function brokenServiceStep(infra: Infra, stack: Stack): Step {
       });
       await kustomizationAt(infra, "config-sonar", broken, "False");
       const interval = async (value: string) => {
-        const r = await stack.pulumi(["config", "set", "flux-platform:syncInterval", value]);
+        const r = await stack.pulumi(["config", "set", "flux-platform:reconcileInterval", value]);
         if (r.status !== 0) throw new Error(r.stderr);
       };
-      await interval("3m");
+      await interval("90m");
       const up = await stack.pulumi(["up", "--yes", "--skip-preview"]);
       const out = up.stdout + up.stderr;
       if (up.status !== 0) throw new Error(`up exited ${up.status}: ${tail(out, 12)}`);
@@ -55,14 +55,14 @@ export function brokenServiceStep(infra: Infra, stack: Stack): Step {
       const notReady = services.filter((k) => !/-sonar$/.test(k.metadata.name) && !ready(k));
       if (notReady.length > 0)
         throw new Error(`not Ready: ${notReady.map((k) => k.metadata.name).join(", ")}`);
-      if (!services.every((k) => k.spec.interval === "3m"))
+      if (!services.every((k) => k.spec.interval === "90m"))
         throw new Error("the platform's change did not reach every service");
       // Put both back: the team fixes its file, the platform its interval.
       const fixed = await developerCommit(repo, infra.runDir, "sonar: fixed", (dir) =>
         fs.writeFileSync(path.join(dir, file), original),
       );
       await kustomizationAt(infra, "config-sonar", fixed, "True");
-      await interval("2m");
+      await interval("1h");
       const again = await pulumiOk(stack, ["up", "--yes", "--skip-preview"]);
       return `up exit 0 in ${up.seconds.toFixed(0)}s (bound ${BOUND_SECONDS}s) with ${services.length} service Kustomizations changed: ${named.join(" | ").slice(0, 300)}; the other ${services.length - 2} Ready; put back in ${again.toFixed(0)}s`;
     },

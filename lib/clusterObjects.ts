@@ -20,6 +20,7 @@ import {
   REPO_ROLES,
   SECRETS_COMPONENT,
   SOPS_AGE_SECRET,
+  REPO_LABEL,
   SKIP_AWAIT,
   WAIT_FOR_READY,
   ageKeyName,
@@ -172,7 +173,7 @@ function kustomization(cfg: PlatformConfig, k: KustomizationSpec): K8sObject {
     metadata: {
       name: k.name,
       namespace: FLUX_NAMESPACE,
-      labels: LABELS,
+      labels: k.service ? { ...LABELS, [REPO_LABEL]: k.role } : LABELS,
       ...(k.service
         ? { annotations: { ...SKIP_AWAIT } }
         : cfg.waitForReady
@@ -180,7 +181,12 @@ function kustomization(cfg: PlatformConfig, k: KustomizationSpec): K8sObject {
           : {}),
     },
     spec: {
-      interval: cfg.syncInterval,
+      // A new revision of the source is applied at once (kustomize-controller watches its
+      // artifact); the interval only re-applies an unchanged one (drift correction). Each
+      // such run emits an event that notification-controller turns into a GitHub status
+      // read (and a write when it differs), so its frequency is the platform's steady API
+      // load: docs/performance.md.
+      interval: cfg.reconcileInterval,
       retryInterval: "1m",
       timeout: k.timeout,
       sourceRef: { kind: "GitRepository", name: sourceName(k.role) },

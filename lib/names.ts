@@ -49,6 +49,13 @@ export const ageKeyName = (environment: string, generation: number): string =>
  */
 export const platformRoot = (environment: string): string => `environments/${environment}`;
 
+/**
+ * Label on each service Kustomization naming the repository it applies (`developer` for
+ * config-<service>, `platform` for app-<service>): the commit-status Alert of that
+ * repository selects its Kustomizations by it, one Alert per repository for every service.
+ */
+export const REPO_LABEL = "flux-platform/repo";
+
 /** Annotation that makes the Pulumi Kubernetes provider wait for Flux to report Ready. */
 export const WAIT_FOR_READY = { "pulumi.com/waitFor": "condition=Ready" } as const;
 

@@ -10,9 +10,8 @@ import { GATEWAY } from "./gateway";
 import {
   FLUX_NAMESPACE,
   RECEIVER_ROUTE,
+  REPO_LABEL,
   REPO_ROLES,
-  appKustomizationName,
-  configKustomizationName,
   githubAppSecretName,
   sourceName,
   type RepoRole,
@@ -23,9 +22,9 @@ export const statusProviderName = (role: RepoRole): string => `${sourceName(role
 
 /**
  * Commit statuses (with `commitStatus` on): per repository a notification Provider of type
- * `github`, and per service an Alert for each of its Kustomizations, so a commit in the
- * developer repo (config) and in the platform repo (app) gets success or failure from each
- * environment. The token is a placeholder here; the program fills it in as a secret.
+ * `github`, and an Alert for its services' Kustomizations (by their `REPO_LABEL`), so a
+ * commit in the developer repo (config-<service>) and in the platform repo (app-<service>)
+ * gets success or failure from each environment. The token is a placeholder here; the program fills it in as a secret.
  */
 export function commitStatusObjects(cfg: PlatformConfig): K8sObject[] {
   if (!cfg.commitStatus) return [];
@@ -42,23 +41,18 @@ export function commitStatusObjects(cfg: PlatformConfig): K8sObject[] {
       secretRef: { name: app ? githubAppSecretName(role) : COMMIT_STATUS_SECRET },
     },
   }));
-  const alerts = cfg.services.flatMap((s) =>
-    (
-      [
-        ["developer", configKustomizationName(s.name)],
-        ["platform", appKustomizationName(s.name)],
-      ] as const
-    ).map(([role, ks]): K8sObject => ({
-      apiVersion: "notification.toolkit.fluxcd.io/v1beta3",
-      kind: "Alert",
-      metadata: { name: `status-${ks}`, namespace: FLUX_NAMESPACE, labels: LABELS },
-      spec: {
-        providerRef: { name: statusProviderName(role) },
-        eventSeverity: "info",
-        eventSources: [{ kind: "Kustomization", name: ks }],
-      },
-    })),
-  );
+  // One Alert per repository for all its services' Kustomizations, selected by their label:
+  // two objects whatever the number of services (one per Kustomization made 2 per service).
+  const alerts = REPO_ROLES.map((role): K8sObject => ({
+    apiVersion: "notification.toolkit.fluxcd.io/v1beta3",
+    kind: "Alert",
+    metadata: { name: `status-${role}`, namespace: FLUX_NAMESPACE, labels: LABELS },
+    spec: {
+      providerRef: { name: statusProviderName(role) },
+      eventSeverity: "info",
+      eventSources: [{ kind: "Kustomization", name: "*", matchLabels: { [REPO_LABEL]: role } }],
+    },
+  }));
   return app ? [...providers, ...alerts] : [secret, ...providers, ...alerts];
 }
 

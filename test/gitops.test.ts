@@ -446,13 +446,34 @@ describe("commit statuses", () => {
     const ks = new Set(
       r.clusterObjects.filter((o) => o.kind === "Kustomization").map((o) => o.metadata.name),
     );
+    // One Alert per repository, whatever the number of services, selecting by label.
     const alerts = n.filter((o) => o.kind === "Alert");
-    expect(alerts).to.have.length(2 * dev.services.length);
+    expect(alerts.map((a) => a.metadata.name)).to.deep.equal([
+      "status-platform",
+      "status-developer",
+    ]);
     for (const a of alerts) {
-      const spec = a.spec as { providerRef: { name: string }; eventSources: { name: string }[] };
-      expect(ks.has(spec.eventSources[0].name), a.metadata.name).to.equal(true);
-      const repo = spec.eventSources[0].name.startsWith("config-") ? "developer" : "platform";
-      expect(spec.providerRef.name).to.equal(`flux-${repo}-status`);
+      const spec = a.spec as {
+        providerRef: { name: string };
+        eventSources: { kind: string; name: string; matchLabels: Record<string, string> }[];
+      };
+      const role = a.metadata.name.replace("status-", "");
+      expect(spec.providerRef.name).to.equal(`flux-${role}-status`);
+      expect(spec.eventSources).to.deep.equal([
+        { kind: "Kustomization", name: "*", matchLabels: { "flux-platform/repo": role } },
+      ]);
+      // The label is on exactly its services' Kustomizations: config-* for developer, app-*.
+      const selected = r.clusterObjects
+        .filter(
+          (o) => o.kind === "Kustomization" && o.metadata.labels?.["flux-platform/repo"] === role,
+        )
+        .map((o) => o.metadata.name);
+      const prefix = role === "developer" ? "config-" : "app-";
+      expect(selected).to.have.length(dev.services.length);
+      for (const name of selected) {
+        expect(name.startsWith(prefix), name).to.equal(true);
+        expect(ks.has(name)).to.equal(true);
+      }
     }
     const secret = n.find((o) => o.kind === "Secret")!;
     expect((secret.stringData as Record<string, string>).token).to.equal(KEY_PLACEHOLDER);

@@ -686,7 +686,7 @@ describe("program under mocks: commit statuses", () => {
       expect(JSON.stringify(r.inputs), r.name).to.not.contain("ghp_status_token");
     }
     expect(byType("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Provider")).to.have.length(2);
-    expect(byType("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Alert")).to.have.length(6);
+    expect(byType("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Alert")).to.have.length(2);
   });
 });
 

@@ -150,7 +150,13 @@ export interface PlatformConfig {
   readonly gitSsh: GitSshConfig;
   /** Services are reached at `<service>.<ingressDomain>`. */
   readonly ingressDomain: string;
+  /** How often Flux fetches both repos (a push through the webhooks comes at once). */
   readonly syncInterval: string;
+  /**
+   * How often each Kustomization applies its source again with no change in it (drift
+   * correction); a new revision is applied at once, a failure retried every minute.
+   */
+  readonly reconcileInterval: string;
   readonly appNamespace: string;
   readonly waitForReady: boolean;
   /** Bump to rotate both deploy keys of this environment in one `pulumi up`. */
@@ -178,6 +184,28 @@ export class ConfigError extends Error {
  * One entry per config key: the schema for its value and whether Pulumi hands it over as
  * JSON text (structured, numeric and boolean keys).
  */
+/**
+ * A Flux interval: a duration of at least 10 s. `what` is what would reconcile that often.
+ */
+function intervalSchema(what: string) {
+  return (
+    z
+      .string()
+      .refine((v) => FLUX_DURATION.test(v), {
+        error: (i) => `${show(i.input)} is not a Flux duration (e.g. \`30s\`, \`1m\`, \`1h30m\`)`,
+      })
+      // `0s` is a valid duration but no interval: Flux would reconcile without pause.
+      .refine((v) => !FLUX_DURATION.test(v) || /[1-9]/.test(v), {
+        error: (i) =>
+          `${show(i.input)} is zero; the interval must be at least \`10s\` (e.g. \`1m\`)`,
+      })
+      .refine((v) => !/[1-9]/.test(v) || !FLUX_DURATION.test(v) || durationMs(v) >= 10_000, {
+        error: (i) =>
+          `${show(i.input)} is shorter than \`10s\`: ${what} would reconcile that often; use \`1m\` or more (pushes arrive faster through \`webhookReceiverUrl\`)`,
+      })
+  );
+}
+
 const KEYS = {
   environment: {
     schema: z
@@ -221,22 +249,9 @@ const KEYS = {
       .optional(),
     json: false,
   },
-  syncInterval: {
-    schema: z
-      .string()
-      .refine((v) => FLUX_DURATION.test(v), {
-        error: (i) => `${show(i.input)} is not a Flux duration (e.g. \`30s\`, \`1m\`, \`1h30m\`)`,
-      })
-      // `0s` is a valid duration but no interval: Flux would reconcile without pause.
-      .refine((v) => !FLUX_DURATION.test(v) || /[1-9]/.test(v), {
-        error: (i) =>
-          `${show(i.input)} is zero; the interval must be at least \`10s\` (e.g. \`1m\`)`,
-      })
-      .refine((v) => !/[1-9]/.test(v) || !FLUX_DURATION.test(v) || durationMs(v) >= 10_000, {
-        error: (i) =>
-          `${show(i.input)} is shorter than \`10s\`: every service's Kustomizations and both sources would reconcile that often; use \`1m\` or more (pushes arrive faster through \`webhookReceiverUrl\`)`,
-      })
-      .default("1m"),
+  syncInterval: { schema: intervalSchema("both sources").default("1m"), json: false },
+  reconcileInterval: {
+    schema: intervalSchema("every service's Kustomizations").default("1h"),
     json: false,
   },
   appNamespace: {
@@ -563,6 +578,7 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
     // A laptop's default: *.localhost resolves to 127.0.0.1 (minikube tunnel, port-forward).
     ingressDomain: domain as string,
     syncInterval: values.syncInterval as string,
+    reconcileInterval: values.reconcileInterval as string,
     appNamespace: values.appNamespace as string,
     waitForReady: values.waitForReady as boolean,
     deployKeyGeneration: values.deployKeyGeneration as number,
