@@ -229,7 +229,7 @@ export async function startCluster(
   stops.push(async () => {
     await kwok("delete", "cluster", "--name", name);
   });
-  await createKwokCluster(t, kwok, name, kubeconfig);
+  await createKwokCluster(t, kwok, name, kubeconfig, services);
 
   const kubectl = (args: string[], input?: string) =>
     run(b("kubectl"), ["--kubeconfig", kubeconfig, ...args], { env, input });
@@ -276,12 +276,17 @@ export function kwokctl(t: Toolchain, workdir: string, log: string) {
   return (...args: string[]) => run(path.join(t.bin, "kwokctl"), args, { env, log });
 }
 
-/** A kwok cluster (binary runtime, the built binaries) with one fake node, its context in `kubeconfig`. */
+/**
+ * A kwok cluster (binary runtime, the built binaries) with fake nodes, its context in
+ * `kubeconfig`: one node per 100 services (a kwok node takes 110 pods; the scale run's
+ * 300 services left pods Pending on one, and Flux's health checks timed out on them).
+ */
 export async function createKwokCluster(
   t: Toolchain,
   kwok: ReturnType<typeof kwokctl>,
   name: string,
   kubeconfig: string,
+  services = 3,
 ): Promise<void> {
   const b = (x: string) => path.join(t.bin, x);
   const created = await kwok(
@@ -308,7 +313,8 @@ export async function createKwokCluster(
   );
   if (created.status !== 0)
     throw new Error(`kwokctl create cluster failed: ${created.stderr.slice(-2000)}`);
-  await kwok("scale", "node", "--replicas", "1", "--name", name);
+  const nodes = String(Math.max(1, Math.ceil(services / 100)));
+  await kwok("scale", "node", "--replicas", nodes, "--name", name);
 }
 
 /** Flux's CRDs (from the controllers' modules) and its namespace, as `fluxInstall: existing` needs. */
