@@ -12,6 +12,7 @@ import { parse, stringify } from "yaml";
 import { loadConfig } from "../lib/config";
 import { githubClient } from "../lib/github/api";
 import { renderStack, writtenFiles } from "../lib/render";
+import type { FaultPlan } from "../test/github-standin/chaos";
 import type { Infra } from "./infra";
 import { developerCommit, kustomizationAt } from "./lifecycle";
 import { run, sleep } from "./procs";
@@ -109,6 +110,21 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
     }
     count(infra);
     throw new Error(`${what}: no converge in ${attempts} runs: ${tries.join(" | ")}`);
+  };
+
+  /** One `pulumi up` under a targeted plan, which must exit 0; the plan's faults. */
+  const upUnder = async (plan: FaultPlan) => {
+    infra.standin.setChaos(plan);
+    let up;
+    try {
+      up = await stack.pulumi(["up", "--yes", "--skip-preview"]);
+    } finally {
+      infra.standin.setChaos(undefined);
+    }
+    const log = infra.standin.chaos().log;
+    const injected = count(infra);
+    if (up.status !== 0) throw new Error(`up: ${tail(up.stdout + up.stderr, 8)}`);
+    return { up, log, injected };
   };
 
   /** No stack commit holds a part of what the stack declared: every one has all of it. */
@@ -441,22 +457,13 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
         if (set.status !== 0) throw new Error(set.stderr);
         // Every create (two new keys, two webhooks) is carried out and its answer lost, and so
         // is the first delete of an old key: then the plan's limit lets requests through.
-        infra.standin.setChaos({
+        const { up, log, injected } = await upUnder({
           seed: 1,
           rates: { dropAfter: 1 },
           methods: ["POST", "DELETE"],
           path: "^/repos/[^/]+/[^/]+/(keys|hooks)(/\\d+)?$",
           limit: 5,
         });
-        let up;
-        try {
-          up = await stack.pulumi(["up", "--yes", "--skip-preview"]);
-        } finally {
-          infra.standin.setChaos(undefined);
-        }
-        const log = infra.standin.chaos().log;
-        const injected = count(infra);
-        if (up.status !== 0) throw new Error(`up: ${tail(up.stdout + up.stderr, 8)}`);
         const lost = log.map(
           (f) => `${f.method} ${f.path.replace(/^\/repos\/[^/]+\//, "")} ${f.carriedOut}`,
         );
@@ -488,7 +495,7 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
       run: async () => {
         addService("wasp");
         // The first read of a branch ref is held past the writer's 30 s deadline.
-        infra.standin.setChaos({
+        const { up, log, injected } = await upUnder({
           seed: 1,
           rates: { slow: 1 },
           slowMs: FAULT_PLAN.slowMs,
@@ -496,15 +503,6 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
           path: "/git/ref/",
           limit: 1,
         });
-        let up;
-        try {
-          up = await stack.pulumi(["up", "--yes", "--skip-preview"]);
-        } finally {
-          infra.standin.setChaos(undefined);
-        }
-        const log = infra.standin.chaos().log;
-        const injected = count(infra);
-        if (up.status !== 0) throw new Error(`up: ${tail(up.stdout + up.stderr, 8)}`);
         if (injected !== 1) throw new Error(`${injected} slow answers injected, not 1`);
         // The same read again after the held one: the retry.
         const after = infra.standin.requests.filter((q) => q.path === log[0].path);
