@@ -210,16 +210,14 @@ async function main() {
   // One wait for every service's Kustomizations, Ready or not: a team's broken config is
   // named in the output and does not fail the platform's up (lib/rollout.ts).
   if (config.waitForReady && rendered.cluster.services.length > 0) {
-    const kustomizations = rendered.cluster.services.flatMap((s) => [
-      s.config.metadata.name,
-      s.app.metadata.name,
-    ]);
+    // Kustomization name -> service, in the services' order (config, then app).
     const serviceOf = new Map(
       rendered.cluster.services.flatMap((s) => [
         [s.config.metadata.name, s.name],
         [s.app.metadata.name, s.name],
       ]),
     );
+    const kustomizations = [...serviceOf.keys()];
     const rollout = new ServiceRollout(
       "services-rollout",
       {

@@ -66,6 +66,8 @@ describe("deploy keys and webhooks against the GitHub stand-in", () => {
     key: `${generateEd25519().publicKeyOpenssh} flux@dev`,
     readOnly: true,
   });
+  /** The dynamic resources' GitHub inputs, for this stand-in. */
+  const access = () => ({ owner: R.owner, repository: R.repo, token: TOKEN, baseUrl: standin.url });
   const hookSpec: WebhookSpec = {
     url: "http://127.0.0.1:9/hook/f00d",
     secret: "s3cret",
@@ -172,13 +174,7 @@ describe("deploy keys and webhooks against the GitHub stand-in", () => {
     });
 
     it("the resource: a key removed by hand shows as a change and the update registers it again", async () => {
-      const inputs = {
-        owner: R.owner,
-        repository: R.repo,
-        token: TOKEN,
-        baseUrl: standin.url,
-        ...keySpec(),
-      };
+      const inputs = { ...access(), ...keySpec() };
       const created = await deployKeyProvider.create!(inputs);
       expect(created.id).to.equal("acme/flux_platform/keys/flux-dev");
       const outs = created.outs as typeof inputs & { keyId: number };
@@ -202,13 +198,7 @@ describe("deploy keys and webhooks against the GitHub stand-in", () => {
     });
 
     it("the resource's delete uses GITHUB_TOKEN when it is set (a token rotated since the create)", async () => {
-      const inputs = {
-        owner: R.owner,
-        repository: R.repo,
-        token: TOKEN,
-        baseUrl: standin.url,
-        ...keySpec(),
-      };
+      const inputs = { ...access(), ...keySpec() };
       const created = await deployKeyProvider.create!(inputs);
       const stale = {
         ...(created.outs as typeof inputs & { keyId: number }),
@@ -267,14 +257,7 @@ describe("deploy keys and webhooks against the GitHub stand-in", () => {
     });
 
     it("the resource: a new URL (a new token) is an update of the same hook", async () => {
-      const inputs = {
-        owner: R.owner,
-        repository: R.repo,
-        token: TOKEN,
-        baseUrl: standin.url,
-        ...hookSpec,
-        events: ["push"],
-      };
+      const inputs = { ...access(), ...hookSpec, events: ["push"] };
       const created = await webhookProvider.create!(inputs);
       const outs = created.outs as typeof inputs & { hookId: number };
       expect((await webhookProvider.diff!(created.id, outs, inputs)).changes).to.equal(false);
