@@ -3,7 +3,7 @@ import type { K8sObject } from "../lib/clusterObjects";
 import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
 
 export interface FluxServiceArgs {
-  /** The ServiceAccount, Role and RoleBinding its config Kustomization impersonates. */
+  /** The ServiceAccount its config Kustomization impersonates and its RoleBinding. */
   readonly access: readonly K8sObject[];
   /** The service's developer-config Kustomization (config-<service>). */
   readonly config: K8sObject;

@@ -87,10 +87,10 @@ export function kubeObject(
         { metadata, ...(rest as k8s.types.input.core.v1.Secret) },
         options,
       );
-    case "rbac.authorization.k8s.io/v1/Role":
-      return new k8s.rbac.v1.Role(
+    case "rbac.authorization.k8s.io/v1/ClusterRole":
+      return new k8s.rbac.v1.ClusterRole(
         name,
-        { metadata, ...(rest as k8s.types.input.rbac.v1.Role) },
+        { metadata, ...(rest as k8s.types.input.rbac.v1.ClusterRole) },
         options,
       );
     case "rbac.authorization.k8s.io/v1/RoleBinding":

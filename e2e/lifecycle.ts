@@ -323,10 +323,10 @@ function developerCannotDeploy(infra: Infra): Step {
 
 /**
  * One team cannot touch another's config: a commit under `beetle/` that writes
- * `sonar-config` is refused by the API server (the beetle account's Role names only
- * `beetle-config`), `config-beetle` reports it, and sonar's ConfigMap is unchanged. The
- * admission policy, the guard for what RBAC cannot limit by name (`create`), is then asked
- * directly as the beetle account.
+ * `sonar-config` is refused by the API server (the admission policy allows the beetle
+ * account only `beetle-config` and `beetle-secrets`), `config-beetle` reports it, and sonar's
+ * ConfigMap is unchanged. The policy is then asked directly as the beetle account, for a
+ * create of another name (which RBAC cannot limit by name) and for the Secrets.
  */
 function otherTeamsConfig(infra: Infra): Step {
   return {

@@ -161,3 +161,44 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * CPU seconds used by each command (by `/proc/<pid>/stat` name, e.g. `pulumi`,
+ * `kube-apiserver`) while it runs: sampled every `everyMs`, the last sample of each process
+ * kept, so a process that exits loses at most one interval. Linux only; for the scale
+ * run's report of where an up's time goes.
+ */
+export function cpuSampler(everyMs = 1000): { stop(): Record<string, number> } {
+  const tick = 100; // USER_HZ on Linux
+  const last = new Map<number, { comm: string; ticks: number }>();
+  const sample = () => {
+    for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        const close = stat.lastIndexOf(")");
+        const comm = stat.slice(stat.indexOf("(") + 1, close);
+        const f = stat.slice(close + 2).split(" ");
+        // Fields 14 and 15 (utime, stime) are at 11 and 12 after the comm.
+        last.set(Number(pid), { comm, ticks: Number(f[11]) + Number(f[12]) });
+      } catch {
+        // The process ended between the listing and the read.
+      }
+    }
+  };
+  const before = new Map<number, number>();
+  sample();
+  for (const [pid, v] of last) before.set(pid, v.ticks);
+  const timer = setInterval(sample, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      const byComm: Record<string, number> = {};
+      for (const [pid, v] of last) {
+        const used = (v.ticks - (before.get(pid) ?? 0)) / tick;
+        if (used >= 0.5) byComm[v.comm] = Math.round(((byComm[v.comm] ?? 0) + used) * 10) / 10;
+      }
+      return byComm;
+    },
+  };
+}

@@ -15,7 +15,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import type { Infra } from "./infra";
-import { sleep, waitFor } from "./procs";
+import { cpuSampler, sleep, waitFor } from "./procs";
 import type { Stack } from "./pulumi";
 import { pulumiOk, ready, tail, type Obj, type Step } from "./scenario";
 
@@ -23,6 +23,12 @@ export interface ScaleLine {
   services: number;
   resources: number;
   up_s: number;
+  /** Of the up: until the rollout wait began (every service's objects created). */
+  create_s?: number;
+  /** Of the up: the rollout wait, until every service was reconciled. */
+  rollout_s?: number;
+  /** CPU seconds by process during the up (2 cores: at most 2 x up_s in all). */
+  up_cpu_s?: Record<string, number>;
   flux_ready_s: number;
   noop_preview_s: number;
   github_requests: number;
@@ -48,6 +54,32 @@ function kind(q: { method: string; path: string }): string {
     .replace(/\/[0-9a-f]{40}(?=\/|$)/g, "/{sha}")
     .replace(/\/\d+(?=\/|$)/g, "/{id}")
     .replace(/\/git\/ref\/.*/, "/git/ref/{ref}")}`;
+}
+
+/**
+ * The up's two phases, from Pulumi's event log (`--event-log`, one JSON event per line,
+ * whole-second timestamps): from its first event until the RolloutWait step began (every
+ * service's objects are then created), and the RolloutWait step itself.
+ */
+export function upPhases(eventLog: string): { create_s?: number; rollout_s?: number } {
+  let first: number | undefined;
+  let waitFrom: number | undefined;
+  let waitTo: number | undefined;
+  for (const line of eventLog.split("\n")) {
+    if (!line.trim()) continue;
+    const e = JSON.parse(line) as {
+      timestamp: number;
+      resourcePreEvent?: { metadata: { type: string } };
+      resOutputsEvent?: { metadata: { type: string } };
+    };
+    first ??= e.timestamp;
+    if (e.resourcePreEvent?.metadata.type.endsWith(":RolloutWait")) waitFrom = e.timestamp;
+    if (e.resOutputsEvent?.metadata.type.endsWith(":RolloutWait")) waitTo = e.timestamp;
+  }
+  return {
+    create_s: first !== undefined && waitFrom !== undefined ? waitFrom - first : undefined,
+    rollout_s: waitFrom !== undefined && waitTo !== undefined ? waitTo - waitFrom : undefined,
+  };
 }
 
 export function scaleSteps(
@@ -84,8 +116,15 @@ export function scaleSteps(
     run: async () => {
       setServices(n);
       const from = infra.standin.requests.length;
-      const up = await stack.pulumi(["up", "--yes", "--skip-preview"], 60 * 60_000);
+      const events = path.join(stack.dir, `events-${n}.jsonl`);
+      const cpu = cpuSampler();
+      const up = await stack.pulumi(
+        ["up", "--yes", "--skip-preview", "--event-log", events],
+        60 * 60_000,
+      );
+      const upCpu = cpu.stop();
       if (up.status !== 0) throw new Error(`up exited ${up.status}: ${tail(up.stdout, 12)}`);
+      const phases = upPhases(fs.readFileSync(events, "utf8"));
       const upDone = Date.now();
       const expected = 2 * n;
       await waitFor(
@@ -103,6 +142,8 @@ export function scaleSteps(
         services: n,
         resources: await resources(),
         up_s: Math.round(up.seconds * 10) / 10,
+        ...phases,
+        up_cpu_s: upCpu,
         flux_ready_s: Math.round(fluxReady * 10) / 10,
         noop_preview_s: Math.round(preview * 10) / 10,
         github_requests: infra.standin.requests.length - from,
@@ -116,8 +157,14 @@ export function scaleSteps(
         growth = `growth services x${x.toFixed(1)}: up ${r(line.up_s, prev.up_s)}, flux_ready ${r(line.flux_ready_s, prev.flux_ready_s)}, noop_preview ${r(line.noop_preview_s, prev.noop_preview_s)}, resources ${r(line.resources, prev.resources)} (1 = linear)`;
         scaleReport.growth.push(growth);
       }
-      const text = `scale services=${n} resources=${line.resources} up_s=${line.up_s} noop_preview_s=${line.noop_preview_s} flux_ready_s=${line.flux_ready_s} destroy_s=- github_requests=${line.github_requests}`;
+      const text = `scale services=${n} resources=${line.resources} up_s=${line.up_s} (create ${line.create_s ?? "-"} s, rollout wait ${line.rollout_s ?? "-"} s) noop_preview_s=${line.noop_preview_s} flux_ready_s=${line.flux_ready_s} destroy_s=- github_requests=${line.github_requests}`;
       console.log(text);
+      console.log(
+        `  cpu during the up (s): ${Object.entries(upCpu)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ")}`,
+      );
       if (growth) console.log(growth);
       return text;
     },

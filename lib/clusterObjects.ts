@@ -372,7 +372,7 @@ export interface ClusterObjects {
   readonly secretsKey: K8sObject;
   readonly services: readonly {
     readonly name: string;
-    /** The ServiceAccount, Role and RoleBinding its config Kustomization impersonates. */
+    /** The ServiceAccount its config Kustomization impersonates and its RoleBinding. */
     readonly access: readonly K8sObject[];
     readonly config: K8sObject;
     readonly app: K8sObject;

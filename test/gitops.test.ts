@@ -904,7 +904,7 @@ for (const stack of STACKS) {
       ]);
     });
 
-    it("applies each service's config as its own account, whose Role reaches only its ConfigMap and Secret", () => {
+    it("applies each service's config as its own account, bound in the app namespace to the one ConfigMap-and-Secret ClusterRole", () => {
       const ns = rendered.config.appNamespace;
       for (const s of rendered.config.services) {
         const account = `config-${s.name}`;
@@ -923,25 +923,12 @@ for (const stack of STACKS) {
             ),
         );
         expect(bindings.map(id)).to.deep.equal([`RoleBinding/${ns}/${account}`]);
-        const role = all().find(
-          (o) => o.kind === "Role" && o.metadata.name === account && o.metadata.namespace === ns,
-        )!;
-        expect(role.rules).to.deep.equal([
-          {
-            apiGroups: [""],
-            resources: ["configmaps"],
-            resourceNames: [configMapName(s.name)],
-            verbs: ["get", "update", "patch", "delete"],
-          },
-          { apiGroups: [""], resources: ["configmaps"], verbs: ["create", "list", "watch"] },
-          {
-            apiGroups: [""],
-            resources: ["secrets"],
-            resourceNames: [secretsName(s.name)],
-            verbs: ["get", "update", "patch", "delete"],
-          },
-          { apiGroups: [""], resources: ["secrets"], verbs: ["create", "list", "watch"] },
-        ]);
+        const binding = all().find((o) => id(o) === `RoleBinding/${ns}/${account}`)!;
+        expect(binding.roleRef).to.deep.equal({
+          apiGroup: "rbac.authorization.k8s.io",
+          kind: "ClusterRole",
+          name: "flux-platform-developer-config",
+        });
         // Everything the service's config Kustomization applies is its own ConfigMap.
         for (const obj of builds.get(`config-${s.name}`)!.objects) {
           expect(`${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}`).to.equal(
@@ -949,6 +936,18 @@ for (const stack of STACKS) {
           );
         }
       }
+      // One ClusterRole for every account, granted in the app namespace only (a RoleBinding):
+      // ConfigMaps and Secrets; the policy below limits its writes to the account's own names.
+      const role = all().filter((o) => o.kind === "ClusterRole");
+      expect(role.map(id)).to.deep.equal(["ClusterRole//flux-platform-developer-config"]);
+      expect(role[0].rules).to.deep.equal([
+        {
+          apiGroups: [""],
+          resources: ["configmaps", "secrets"],
+          verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+        },
+      ]);
+      expect(all().filter((o) => o.kind === "Role")).to.deep.equal([]);
       const policy = all().filter((o) => o.kind.startsWith("ValidatingAdmissionPolicy"));
       for (const o of policy) validateObject(o);
       expect(policy.map(id)).to.deep.equal([

@@ -136,7 +136,8 @@ const COUNTS: Record<string, Record<string, number>> = {
     "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy": 1,
     "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding": 1,
     "kubernetes:core/v1:ServiceAccount": 3,
-    "kubernetes:rbac.authorization.k8s.io/v1:Role": 3,
+    // One role for every config account; each service only binds it in the app namespace.
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": 1,
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 3,
     "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization": 9,
     "flux-platform:index:FluxService": 3,

@@ -48,6 +48,7 @@ export async function loadModels(): Promise<void> {
     "v1/Service": core.Service,
     "v1/ServiceAccount": core.ServiceAccount,
     "apps/v1/Deployment": apps.Deployment,
+    "rbac.authorization.k8s.io/v1/ClusterRole": rbac.ClusterRole,
     "rbac.authorization.k8s.io/v1/Role": rbac.Role,
     "rbac.authorization.k8s.io/v1/RoleBinding": rbac.RoleBinding,
     "source.toolkit.fluxcd.io/v1/GitRepository": source.GitRepository,
