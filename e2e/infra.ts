@@ -279,7 +279,8 @@ export function kwokctl(t: Toolchain, workdir: string, log: string) {
 /**
  * A kwok cluster (binary runtime, the built binaries) with fake nodes, its context in
  * `kubeconfig`: one node per 100 services (a kwok node takes 110 pods; the scale run's
- * 300 services left pods Pending on one, and Flux's health checks timed out on them).
+ * 300 services left pods Pending on one, and Flux's health checks timed out on them), and
+ * room for 65,000 Services.
  */
 export async function createKwokCluster(
   t: Toolchain,
@@ -306,6 +307,10 @@ export async function createKwokCluster(
     b("etcd"),
     "--kwok-controller-binary",
     b("kwok"),
+    // kube-apiserver's default Service range is 10.0.0.0/24: 254 Services, fewer than the
+    // scale run's 300 ("failed to allocate a serviceIP: range is full").
+    "--extra-args",
+    "kube-apiserver=service-cluster-ip-range=10.96.0.0/16",
     "--kubeconfig",
     kubeconfig,
     "--wait",

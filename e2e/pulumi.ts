@@ -62,6 +62,8 @@ export async function createStack(
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+    // Makes `--event-log` available (the scale run reads an up's phases from it).
+    PULUMI_DEBUG_COMMANDS: "true",
     // The GitHub token reaches the program only through secret config.
     GITHUB_TOKEN: "",
   };
