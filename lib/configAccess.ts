@@ -49,7 +49,9 @@ export function configAccount(cfg: PlatformConfig, s: ServiceConfig): K8sObject[
  * object), health-check (get, list, watch) and prune (delete) ConfigMaps and Secrets.
  *
  * One ClusterRole for all services, not a Role per service naming the service's objects:
- * 100 fewer resources at 100 services, and the same reach. RBAC limits reads by name only
+ * 100 fewer resources at 100 services. What it gives up is a second, RBAC, refusal of an
+ * update or delete of another team's object: the policy below refuses those alone now.
+ * RBAC limits reads by name only
  * for `get` (a `list`, which kustomize-controller needs, returns every object anyway) and
  * cannot limit `create` by name at all, so the boundary between teams was always the
  * admission policy below: it refuses every write (create, update, patch, delete) but to the
