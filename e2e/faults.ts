@@ -214,6 +214,14 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
    * --clear-pending-creates` and `pulumi up` again. Returns what it took.
    */
   const recover = async () => {
+    // The kill left only whole files in the state folder (an empty one, such as a truncated
+    // fileblob `.attrs` sidecar, fails every later command with "failed to load checkpoint: EOF").
+    const state = path.join(infra.runDir, "state");
+    const empty = fs
+      .readdirSync(state, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && fs.statSync(path.join(e.parentPath, e.name)).size === 0)
+      .map((e) => path.relative(state, path.join(e.parentPath, e.name)));
+    if (empty.length > 0) throw new Error(`the kill left empty state files: ${empty.join(", ")}`);
     const took: string[] = [];
     const cancel = await stack.pulumi(["cancel", "--yes"]);
     took.push(`cancel exit ${cancel.status}`);

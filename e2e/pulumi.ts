@@ -57,7 +57,11 @@ export async function createStack(
     ...extraEnv,
     PATH: [...pathFirst, t.bin, node, process.env.PATH].join(":"),
     PULUMI_HOME: path.join(runDir, "pulumi-home"),
-    PULUMI_BACKEND_URL: `file://${state}`,
+    // `metadata=skip`: gocloud's fileblob writes a `.attrs` sidecar beside every state file by
+    // truncating it and then writing it (not through a temporary file, as it writes the state
+    // itself); an up killed between the two leaves it empty and every later command fails
+    // "failed to load checkpoint: EOF". Without sidecars a killed up leaves only whole files.
+    PULUMI_BACKEND_URL: `file://${state}?metadata=skip`,
     PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
