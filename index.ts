@@ -203,7 +203,10 @@ async function main() {
       new FluxService(
         `service-${s.name}`,
         { access: s.access, config: s.config, app: s.app, kube },
-        { dependsOn: [infrastructure, secretsKey] },
+        // The last infrastructure Kustomization and the age key's Secret, each after everything
+        // else the service needs (Flux, the sources, the namespace): not the components, which
+        // the SDK expands to every child of theirs, in each service object's state.
+        { dependsOn: [...infrastructure.ready, secretsKey.secret] },
       ),
   );
 
@@ -228,7 +231,7 @@ async function main() {
         fingerprint: fingerprint(rendered.cluster.services),
         timeoutSeconds: ROLLOUT_TIMEOUT_SECONDS,
       },
-      { dependsOn: services },
+      { dependsOn: services.map((s) => s.app) },
     );
     pulumi.all([rollout.verdict, rollout.waitedSeconds]).apply(([verdict, waited]) => {
       for (const w of rolloutWarnings(verdict, (k) => serviceOf.get(k), waited)) {

@@ -19,19 +19,24 @@ export interface FluxServiceArgs {
  */
 export class FluxService extends pulumi.ComponentResource {
   public readonly kustomizations: pulumi.Output<string[]>;
+  /** The app Kustomization: the last object, after all the others (what a wait depends on). */
+  public readonly app: pulumi.CustomResource;
 
   constructor(name: string, args: FluxServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flux-platform:index:FluxService", name, {}, opts);
     const after = inheritedDependsOn(opts);
     // The config account first: kustomize-controller impersonates it from the first apply,
     // and on removal it outlives the Kustomization, so Flux can still prune as it.
+    // Each object names only the one before it (the first ones, what the service waits for):
+    // the order, and its reverse on delete, follow through them, and every name listed here is
+    // written into the state with each of the up's checkpoints (docs/performance.md).
     const access = args.access.map((o) =>
       kubeObject(this, name, o, args.kube, { dependsOn: after }),
     );
     const config = kubeObject(this, name, args.config, args.kube, {
-      dependsOn: [...after, ...access],
+      dependsOn: access.length > 0 ? access : after,
     });
-    kubeObject(this, name, args.app, args.kube, { dependsOn: [...after, config] });
+    this.app = kubeObject(this, name, args.app, args.kube, { dependsOn: [config] });
     this.kustomizations = pulumi.output([args.config.metadata.name, args.app.metadata.name]);
     this.registerOutputs({ kustomizations: this.kustomizations });
   }

@@ -16,8 +16,11 @@ export interface PlatformInfrastructureArgs {
  * policies from the platform repo.
  */
 export class PlatformInfrastructure extends pulumi.ComponentResource {
-  /** The last infrastructure Kustomization: services depend on it. */
-  public readonly ready: pulumi.Resource;
+  /**
+   * What services depend on: the last infrastructure Kustomization, which comes after every
+   * other child (or, with every infrastructure component off, the base objects).
+   */
+  public readonly ready: readonly pulumi.Resource[];
 
   constructor(
     name: string,
@@ -33,7 +36,7 @@ export class PlatformInfrastructure extends pulumi.ComponentResource {
     for (const obj of args.kustomizations) {
       previous = [kubeObject(this, name, obj, args.kube, { dependsOn: [...after, ...previous] })];
     }
-    this.ready = previous[0];
+    this.ready = previous;
     this.registerOutputs({});
   }
 }

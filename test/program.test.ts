@@ -92,6 +92,22 @@ const one = (type: string, name: string): Registration => {
   expect(found, `${type} ${name}`).to.have.length(1);
   return found[0];
 };
+/**
+ * Every URN `r` waits for: its dependencies and theirs (Pulumi orders creates by them and
+ * deletes in reverse, so a dependency through another resource orders as well as a direct one).
+ */
+const waitsFor = (r: Registration): Set<string> => {
+  const byUrn = new Map(registrations.map((x) => [x.urn, x]));
+  const seen = new Set<string>();
+  const todo = [...r.dependencies];
+  while (todo.length > 0) {
+    const urn = todo.pop()!;
+    if (seen.has(urn)) continue;
+    seen.add(urn);
+    todo.push(...(byUrn.get(urn)?.dependencies ?? []));
+  }
+  return seen;
+};
 const isSecretValue = (v: unknown): boolean =>
   v !== null &&
   typeof v === "object" &&
@@ -332,15 +348,16 @@ for (const stack of ["dev", "prd"]) {
       expect(wait.inputs.kustomizations).to.deep.equal(names);
       expect(wait.inputs.namespace).to.equal("flux-system");
       expect(wait.inputs.timeoutSeconds).to.equal(480);
-      // After each service's objects (the SDK expands a component dependency to its children).
+      // After each service's objects: it names each app Kustomization, the last of them.
+      const after = waitsFor(wait);
       for (const s of rendered.cluster.services) {
-        for (const k of [`config-${s.name}`, `app-${s.name}`]) {
-          const ks = one(
-            "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization",
-            `service-${s.name}-kustomization-${k}`,
-          );
-          expect(wait.dependencies, k).to.include(ks.urn);
-        }
+        const app = one(
+          "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization",
+          `service-${s.name}-kustomization-app-${s.name}`,
+        );
+        expect(wait.dependencies, s.name).to.include(app.urn);
+        for (const r of registrations.filter((x) => x.name.startsWith(`service-${s.name}-`)))
+          expect(after.has(r.urn), r.name).to.equal(true);
       }
     });
 
@@ -471,14 +488,21 @@ for (const stack of ["dev", "prd"]) {
       expect(ks("infrastructure-kustomization-infrastructure-policies").dependencies).to.include(
         gateway.urn,
       );
+      // Each service object after every infrastructure object, and so deleted before them.
+      const infrastructure = registrations.filter((r) => r.name.startsWith("infrastructure-"));
       for (const s of rendered.config.services) {
         const config = ks(`service-${s.name}-kustomization-config-${s.name}`);
-        expect(config.dependencies).to.include(
-          ks("infrastructure-kustomization-infrastructure-policies").urn,
-        );
+        for (const r of registrations.filter((x) => x.name.startsWith(`service-${s.name}-`))) {
+          if (r.type.startsWith("flux-platform:")) continue;
+          const after = waitsFor(r);
+          for (const i of infrastructure)
+            expect(after.has(i.urn), `${r.name} ${i.name}`).to.equal(true);
+        }
         expect(ks(`service-${s.name}-kustomization-app-${s.name}`).dependencies).to.include(
           config.urn,
         );
+        // Only the one before it: no component expanded into every child of its.
+        expect(config.dependencies, config.name).to.have.length(2);
       }
     });
 
@@ -550,7 +574,7 @@ describe("program under mocks: the environment's age key for SOPS", () => {
       /-kustomization-config-/.test(k.name),
     );
     expect(configs).to.have.length(3);
-    for (const k of configs) expect(k.dependencies, k.name).to.include(secret.urn);
+    for (const k of configs) expect(waitsFor(k).has(secret.urn), k.name).to.equal(true);
   });
 
   it("after a bump keeps the previous generation beside the new one, and drops the one before", async () => {
