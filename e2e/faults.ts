@@ -216,7 +216,7 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
   const recover = async () => {
     // The kill left only whole files in the state folder (an empty one, such as a truncated
     // fileblob `.attrs` sidecar, fails every later command with "failed to load checkpoint: EOF").
-    const state = path.join(infra.runDir, "state");
+    const state = stack.stateDir!;
     const empty = fs
       .readdirSync(state, { recursive: true, withFileTypes: true })
       .filter((e) => e.isFile() && fs.statSync(path.join(e.parentPath, e.name)).size === 0)

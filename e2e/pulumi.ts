@@ -29,6 +29,8 @@ export interface Stack {
   ): Promise<RunResult>;
   /** The stack's env (KUBECONFIG, PATH...), for commands run beside it. */
   readonly env: NodeJS.ProcessEnv;
+  /** The e2e's file backend folder (`PULUMI_BACKEND_URL`); none for a user's own backend. */
+  readonly stateDir?: string;
 }
 
 export async function createStack(
@@ -98,5 +100,5 @@ export async function createStack(
     );
     if (r.status !== 0) throw new Error(`pulumi config set ${k}: ${r.stderr}`);
   }
-  return { name, dir, pulumi, env };
+  return { name, dir, pulumi, env, stateDir: state };
 }

@@ -36,6 +36,11 @@ export interface ScaleLine {
   flux_ready_s: number;
   noop_preview_s: number;
   github_requests: number;
+  /**
+   * The stack's state file after the up, in KiB: the DIY backend writes all of it at each of
+   * the up's checkpoints (two per created resource), so its size is the up's cost per step.
+   */
+  state_kib?: number;
   destroy_s?: number;
 }
 
@@ -119,6 +124,13 @@ export function scaleSteps(
       (JSON.parse(r.stdout) as { deployment: { resources?: unknown[] } }).deployment.resources ?? []
     ).length;
   };
+  const stateFile = path.join(
+    stack.stateDir ?? "",
+    ".pulumi",
+    "stacks",
+    "flux-platform",
+    `${stack.name}.json`,
+  );
 
   const steps: Step[] = sizes.map((n) => ({
     name: `scale: ${n} services`,
@@ -157,6 +169,7 @@ export function scaleSteps(
         flux_ready_s: Math.round(fluxReady * 10) / 10,
         noop_preview_s: Math.round(preview * 10) / 10,
         github_requests: infra.standin.requests.length - from,
+        state_kib: Math.round(fs.statSync(stateFile).size / 1024),
       };
       scaleReport.lines.push(line);
       const prev = scaleReport.lines.at(-2);
@@ -167,7 +180,7 @@ export function scaleSteps(
         growth = `growth services x${x.toFixed(1)}: up ${r(line.up_s, prev.up_s)}, flux_ready ${r(line.flux_ready_s, prev.flux_ready_s)}, noop_preview ${r(line.noop_preview_s, prev.noop_preview_s)}, resources ${r(line.resources, prev.resources)} (1 = linear)`;
         scaleReport.growth.push(growth);
       }
-      const text = `scale services=${n} resources=${line.resources} up_s=${line.up_s} (create ${line.create_s ?? "-"} s, rollout wait ${line.rollout_s ?? "-"} s) noop_preview_s=${line.noop_preview_s} flux_ready_s=${line.flux_ready_s} destroy_s=- github_requests=${line.github_requests}`;
+      const text = `scale services=${n} resources=${line.resources} up_s=${line.up_s} (create ${line.create_s ?? "-"} s, rollout wait ${line.rollout_s ?? "-"} s) noop_preview_s=${line.noop_preview_s} flux_ready_s=${line.flux_ready_s} destroy_s=- github_requests=${line.github_requests} state_kib=${line.state_kib}`;
       console.log(text);
       console.log(
         `  cpu during the up (s): ${Object.entries(upCpu)
