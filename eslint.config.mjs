@@ -8,6 +8,11 @@ export default tseslint.config(
   { ignores: ["node_modules/", "bin/", "rendered/", "test/doubles/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  // The developer repo's check script runs on Node as it is (lib/developerRepo/check.mjs).
+  {
+    files: ["**/*.mjs"],
+    languageOptions: { globals: { console: "readonly", process: "readonly", Buffer: "readonly" } },
+  },
   {
     files: ["**/*.ts"],
     languageOptions: {

@@ -20,6 +20,7 @@ import {
 import { ageKeyFiles, configuredHostKeys, knownHosts } from "./lib/clusterObjects";
 import { ConfigError, loadConfig, placeholderProblem } from "./lib/config";
 import { RECIPIENT_PLACEHOLDER } from "./lib/developerSecrets";
+import { RECIPIENTS_PLACEHOLDER } from "./lib/developerRepo/checks";
 import { routed, serviceHostname } from "./lib/gateway";
 import { publishedSshKeys } from "./lib/github/api";
 import { FLUX_NAMESPACE, REPO_ROLES, type RepoRole } from "./lib/names";
@@ -117,7 +118,17 @@ async function main() {
   const newestRecipient = secretsKey.recipients.apply((r) => r[config.secretsKeyGeneration]);
   // Only the developer repo's `.sops.yaml` waits for a value from another resource.
   const placeholders: Partial<Record<RepoRole, Record<string, pulumi.Input<string>>>> = {
-    developer: { [RECIPIENT_PLACEHOLDER]: newestRecipient },
+    developer: {
+      [RECIPIENT_PLACEHOLDER]: newestRecipient,
+      // The pull request check's facts: every kept recipient (the cluster decrypts with each).
+      [RECIPIENTS_PLACEHOLDER]: secretsKey.recipients.apply((r) =>
+        Object.keys(r)
+          .map(Number)
+          .sort((a, b) => a - b)
+          .map((g) => r[g])
+          .join(","),
+      ),
+    },
   };
 
   const repos = Object.fromEntries(

@@ -386,7 +386,7 @@ describe("config loader", () => {
       [
         "unknown service field",
         withService({ ...svc, replica: 2 }),
-        /^services\.beetle\.replica: unknown key `replica` \(allowed: image, tag, port, replicas, ingress, resources, env, command, args, readinessPath, livenessPath, secretsPath, autoscaling\)$/,
+        /^services\.beetle\.replica: unknown key `replica` \(allowed: image, tag, port, replicas, ingress, resources, env, command, args, readinessPath, livenessPath, secretsPath, autoscaling, owners\)$/,
       ],
       [
         "fluxVersion range",

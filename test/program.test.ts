@@ -3,6 +3,8 @@
  * registers, with which options, and that it is exactly what `npm run render` shows.
  */
 import { RECIPIENT_PLACEHOLDER, SOPS_CONFIG } from "../lib/developerSecrets";
+import { RECIPIENTS_PLACEHOLDER, checksDir } from "../lib/developerRepo/checks";
+import { secretsKeyGenerations } from "../lib/clusterObjects";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "node:crypto";
 import { webhookUrl } from "../lib/notifications";
@@ -276,6 +278,18 @@ for (const stack of ["dev", "prd"]) {
           want[SOPS_CONFIG] = {
             ...want[SOPS_CONFIG],
             content: want[SOPS_CONFIG].content.replace(RECIPIENT_PLACEHOLDER, recipient!),
+          };
+          // The pull request check's facts: every kept recipient, oldest first.
+          const facts = `${checksDir(stack)}/facts.json`;
+          const kept = secretsKeyGenerations(rendered.config).map((g) =>
+            fakeAgeRecipient(`secrets-key-g${g}`),
+          );
+          expect(JSON.parse(written[facts].content)).to.deep.include({
+            recipients: kept.join(","),
+          });
+          want[facts] = {
+            ...want[facts],
+            content: want[facts].content.replace(RECIPIENTS_PLACEHOLDER, kept.join(",")),
           };
         }
         expect(w.inputs.files).to.deep.equal(want);

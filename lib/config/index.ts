@@ -43,6 +43,7 @@ import {
 } from "./github";
 import {
   autoscalingSchema,
+  codeOwners,
   MAX_SERVICE_NAME,
   type ServiceConfig,
   serviceSchema,
@@ -168,6 +169,11 @@ export interface PlatformConfig {
    */
   readonly secretsKeyGeneration: number;
   readonly cluster: ClusterConfig;
+  /**
+   * The platform team in the developer repo's CODEOWNERS (`@org/team`, `@user` or an
+   * e-mail): its review is what a change to the files the stack owns there needs.
+   */
+  readonly platformOwners?: readonly string[];
   /** Sorted by name, so everything derived from it is in a stable order. */
   readonly services: readonly ServiceConfig[];
 }
@@ -279,6 +285,7 @@ const KEYS = {
   deployKeyGeneration: { schema: wholeNumber(1, 1_000_000).default(1), json: true },
   secretsKeyGeneration: { schema: wholeNumber(1, 1_000_000).default(1), json: true },
   cluster: { schema: clusterSchema.prefault({ provider: "minikube" }), json: true },
+  platformOwners: { schema: codeOwners.optional(), json: true },
   services: { schema: servicesSchema, json: true },
 } as const;
 
@@ -584,6 +591,9 @@ export function loadConfig(raw: RawConfig, stack: string): PlatformConfig {
     deployKeyGeneration: values.deployKeyGeneration as number,
     secretsKeyGeneration: values.secretsKeyGeneration as number,
     cluster,
+    ...(values.platformOwners !== undefined
+      ? { platformOwners: values.platformOwners as string[] }
+      : {}),
     services: Object.entries(services)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, s]) => ({ name, ...s })),

@@ -49,7 +49,28 @@ export interface ServiceConfig {
     readonly maxReplicas: number;
     readonly cpuUtilization: number;
   };
+  /**
+   * Who owns the service's folder in the developer repo (`@user`, `@org/team` or an e-mail,
+   * as GitHub's CODEOWNERS takes them): their review is what a change there needs.
+   */
+  readonly owners?: readonly string[];
 }
+
+/**
+ * A code owner as GitHub's CODEOWNERS names one: `@user`, `@org/team` or an e-mail address.
+ * GitHub's user and organisation names: letters, digits and single hyphens, at most 39.
+ */
+const CODE_OWNER =
+  /^(@[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}(?:\/[A-Za-z0-9][A-Za-z0-9._-]*)?|[^@\s]+@[^@\s]+\.[^@\s]+)$/;
+
+export const codeOwners = z
+  .array(
+    z.string().refine((v) => CODE_OWNER.test(v), {
+      error: (i) =>
+        `${show(i.input)} is not a code owner (\`@user\`, \`@org/team\` or an e-mail address, as GitHub's CODEOWNERS takes them)`,
+    }),
+  )
+  .min(1, { error: "is empty (leave it out for no owner)" });
 
 /** An image reference without tag or digest: `[registry[:port]/]path`. */
 const IMAGE_REPOSITORY =
@@ -265,6 +286,7 @@ export const serviceSchema = z.strictObject({
     })
     .optional(),
   autoscaling: autoscalingSchema.optional(),
+  owners: codeOwners.optional(),
 });
 
 /**

@@ -10,11 +10,12 @@
  * service side by side and the service reads base.yaml, then override.yaml: a top-level key
  * in override.yaml replaces the same key of base.yaml.
  */
-import type { PlatformConfig, ServiceConfig } from "./config";
-import type { RepoFile } from "./platformRepo";
-import { DEVELOPER_BASE, configMapName } from "./names";
-import { developerSecretsFiles, SECRETS_GUIDE } from "./developerSecrets";
-import { yamlFile } from "./yaml";
+import type { PlatformConfig, ServiceConfig } from "../config";
+import type { RepoFile } from "../platformRepo";
+import { DEVELOPER_BASE, configMapName } from "../names";
+import { developerSecretsFiles, SECRETS_GUIDE } from "../developerSecrets";
+import { yamlFile } from "../yaml";
+import { CHECK_YAML_VERSION, developerCheckFiles } from "./checks";
 
 /** The keys of the generated ConfigMap and the files they come from (relative to `<svc>/<env>`). */
 export const CONFIG_KEYS = { base: "base.yaml", override: "override.yaml" } as const;
@@ -124,6 +125,26 @@ failed rollout of your commit; the other services are not touched.
 \`\${SERVICE_NAME}\` and \`\${ENV}\` are replaced with the service and environment name.
 Any other \`\${...}\` stops the rollout with an error; write \`$\${X}\` to keep a literal \`\${X}\`.
 
+## Check before you merge
+
+Open a pull request: for each \`<service>/<env>\` folder it changes (a change to
+\`<service>/base/\` counts for every environment), the check \`config check <env>\` builds the
+folder exactly as that environment's cluster will, and fails with what to fix when the cluster
+would refuse it: a file that is not valid YAML, a \`\${...}\` the platform does not fill in,
+anything but your service's ConfigMap and Secret, a ConfigMap over 1 MiB, a secrets file in
+clear text or encrypted to another environment's key. Your folder needs your team's review,
+and the files the platform owns (each folder's \`kustomization.yaml\`, \`.flux-platform/\`,
+\`.sops.yaml\`) the platform team's, where CODEOWNERS names them.
+
+The same check on your machine, with the [flux CLI](https://fluxcd.io/flux/installation/#install-the-flux-cli)
+of the environment's Flux version (in \`.flux-platform/checks/<env>/facts.json\`), Node.js 22
+and git, from the repository root:
+
+\`\`\`
+npm install --no-save --no-package-lock yaml@${CHECK_YAML_VERSION}   # into node_modules/, git-ignored
+node .flux-platform/checks/${cfg.environment}/check.mjs folder ${example}/${cfg.environment}
+\`\`\`
+
 ## What happens next
 
 ${
@@ -166,7 +187,10 @@ export function renderDeveloperRepo(cfg: PlatformConfig): RepoFile[] {
   const env = cfg.environment;
   const files: RepoFile[] = [
     { path: "README.md", content: developerReadme(cfg), mode: "scaffold", shared: true },
+    // What the local check installs (README.md, "Check before you merge") stays out of Git.
+    { path: ".gitignore", content: "node_modules/\n", mode: "scaffold", shared: true },
     ...developerSecretsFiles(cfg),
+    ...developerCheckFiles(cfg),
   ];
   for (const s of cfg.services) {
     files.push(
