@@ -53,6 +53,7 @@ export const REQUIRED_BINARIES = [
   "kustomize-controller",
   "notification-controller",
   "sops",
+  "flux",
 ];
 
 export function missingBinaries(t: Toolchain): string[] {

@@ -15,6 +15,7 @@ import type { KubeObject } from "../test/support/models";
 import { run, sleep, waitFor } from "./procs";
 import { createStack, type Stack } from "./pulumi";
 import { brokenServiceStep } from "./brokenService";
+import { developerCheckSteps } from "./developerCheck";
 import { secretsSteps, type SecondEnvironment } from "./secrets";
 import {
   APP_NAMESPACE,
@@ -42,7 +43,7 @@ export async function developerCommit(
   url: string,
   workParent: string,
   message: string,
-  edit: (dir: string) => void,
+  edit: (dir: string) => void | Promise<void>,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
   const work = fs.mkdtempSync(path.join(workParent, "dev-"));
@@ -53,7 +54,7 @@ export async function developerCommit(
     });
   const clone = await run("git", ["clone", "-q", url, work], { env });
   if (clone.status !== 0) throw new Error(`clone: ${clone.stderr}`);
-  edit(work);
+  await edit(work);
   await git(["add", "-A"]);
   const commit = await git(["commit", "-q", "-m", message]);
   if (commit.status !== 0) throw new Error(`commit: ${commit.stderr}${commit.stdout}`);
@@ -856,6 +857,7 @@ export function lifecycle(t: Toolchain, infra: Infra, dev: Stack): Step[] {
     otherTeamsConfig(infra),
     brokenServiceStep(infra, dev),
     ...secrets.steps,
+    ...developerCheckSteps(t, infra),
     keyRotation(infra, dev),
     ...twoEnvironments(t, infra, dev, second),
     secrets.acrossEnvironments,

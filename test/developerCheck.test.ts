@@ -358,6 +358,21 @@ describe("developer check: the rules (check.mjs)", () => {
     ).to.deep.equal([]);
   });
 
+  it("refuses a config.yaml that is not YAML, which the cluster would apply as text", () => {
+    const problems = check.checkFolder({
+      folder: "beetle/dev",
+      facts: facts(),
+      build: ok(configMap("beetle-config")),
+      configs: {
+        "beetle/base/config.yaml": "logLevel: info\n",
+        "beetle/dev/config.yaml": "featureFlags:\n  newCheckout: true\n   broken: [1, 2\n",
+      },
+    });
+    expect(problems).to.have.length(1);
+    expect(problems[0]).to.match(/^beetle\/dev\/config.yaml is not valid YAML \(/);
+    expect(problems[0]).to.contain("beetle would fail to read it");
+  });
+
   it("says a folder of a service the environment does not have is not read", () => {
     expect(check.checkFolder({ folder: "hornet/dev", facts: facts(), build: ok() })[0]).to.contain(
       "There is no service `hornet` in dev",

@@ -272,6 +272,22 @@ build_sops() (
   provenance sops "github.com/getsops/sops/v3@$SOPS_VERSION cmd/sops"
 )
 
+build_flux_cli() (
+  # The flux CLI, for the developer repo's pull request check (`flux build kustomization`).
+  # `go install .../cmd/flux@v` refuses the module's own replace directive, so it is built as
+  # the main module. cmd/flux embeds manifests/*.yaml, which the release build generates with
+  # kustomize from remote URLs (manifests/scripts/bundle.sh) and the module zip leaves out:
+  # a placeholder stands in. Only `flux install` and `flux bootstrap` read them; the e2e runs
+  # `flux build`, which does not.
+  local d
+  d=$(src flux-cli github.com/fluxcd/flux2/v2 "$FLUX_CLI_VERSION")
+  cd "$d"
+  mkdir -p cmd/flux/manifests
+  [ -n "$(ls cmd/flux/manifests)" ] || echo "# placeholder: see e2e/toolchain/build.sh" >cmd/flux/manifests/placeholder.yaml
+  gobuild flux ./cmd/flux -ldflags "-s -w -X main.VERSION=${FLUX_CLI_VERSION#v}"
+  provenance flux "github.com/fluxcd/flux2/v2@$FLUX_CLI_VERSION cmd/flux (embedded install manifests: a placeholder)"
+)
+
 copy_crds() { # NAME VERSION
   local d f
   d=$(mod_dir "github.com/fluxcd/$1" "$2")
@@ -312,6 +328,7 @@ if [ "$RELOADER_VERSION" = UNSERVED ]; then
 fi
 step notification-controller "notification-controller" build_notification_controller
 step sops "sops" build_sops
+step flux "flux" build_flux_cli
 
 CURRENT_STEP=crds
 rm -f "$CRDS/SOURCES.txt.tmp"

@@ -26,4 +26,6 @@ export function checkFolder(args: {
   facts: Facts;
   build: Build;
   secrets?: string;
+  /** path -> text of the config.yaml files the folder's build reads. */
+  configs?: Record<string, string>;
 }): string[];

@@ -12,6 +12,9 @@
 //   - it produces the service's own ConfigMap `<service>-config` and Secret `<service>-secrets`
 //     and nothing else (the config account's RBAC and admission policy refuse the rest);
 //   - the ConfigMap stays within Kubernetes' 1 MiB;
+//   - `config.yaml` (the folder's and `<service>/base/`'s) is YAML: the cluster does not
+//     refuse a file that is not (kustomize carries it as text into the ConfigMap), but the
+//     service that reads it would fail, so the check is stricter here;
 //   - `secrets/secrets.yaml` is a SOPS file encrypted to one of this environment's age keys
 //     (kustomize-controller holds no other identity; `flux build` does not decrypt, so this is
 //     read from the file's `sops` metadata).
@@ -97,7 +100,7 @@ export function configMapBytes(cm) {
  * text of `<folder>/secrets/secrets.yaml` if there is one. Returns the problems, each a
  * sentence a developer can act on; none when the cluster would apply the folder.
  */
-export function checkFolder({ folder, facts, build, secrets }) {
+export function checkFolder({ folder, facts, build, secrets, configs = {} }) {
   const [service, env] = folder.split("/");
   const svc = facts.services[service];
   if (env !== facts.environment) return [`${folder} is not in ${facts.environment}.`];
@@ -107,6 +110,14 @@ export function checkFolder({ folder, facts, build, secrets }) {
     ];
   }
   const problems = [];
+  for (const [file, text] of Object.entries(configs)) {
+    const doc = parseDocument(text);
+    if (doc.errors.length > 0) {
+      problems.push(
+        `${file} is not valid YAML (${oneLine(doc.errors[0].message)}): the cluster would apply it as it is, and ${service} would fail to read it.`,
+      );
+    }
+  }
   if (secrets !== undefined) {
     const recipients = sopsRecipients(secrets);
     if (recipients === undefined) {
@@ -214,6 +225,11 @@ function main(argv) {
             ? fluxBuild(folder, facts)
             : { status: 1, stderr: `${folder} does not exist`, stdout: "" },
           secrets: existsSync(secretsFile) ? readFileSync(secretsFile, "utf8") : undefined,
+          configs: Object.fromEntries(
+            [join(service, "base", "config.yaml"), join(folder, "config.yaml")]
+              .filter((f) => existsSync(f))
+              .map((f) => [f, readFileSync(f, "utf8")]),
+          ),
         })
       : checkFolder({ folder, facts, build: { status: 0, stdout: "", stderr: "" } });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
