@@ -61,6 +61,11 @@ const ok = (...docs: unknown[]): Check.Build => ({
   stdout: docs.map((d) => stringify(d)).join("---\n"),
   stderr: "",
 });
+/** flux's failed build: exit 1, its message on stderr. */
+const failed = (stderr: string): Check.Build => ({ status: 1, stdout: "", stderr: `${stderr}\n` });
+/** The problems of a beetle/dev folder that built as `build`. */
+const beetle = (build: Check.Build, extra: Partial<Parameters<typeof Check.checkFolder>[0]> = {}) =>
+  check.checkFolder({ folder: "beetle/dev", facts: facts(), build, ...extra });
 const configMap = (name: string, data: Record<string, string> = { "base.yaml": "a: 1\n" }) => ({
   apiVersion: "v1",
   kind: "ConfigMap",
@@ -288,50 +293,37 @@ describe("developer check: the rules (check.mjs)", () => {
   });
 
   it("names a variable the platform does not fill in, and how to keep it literally", () => {
-    const [p] = check.checkFolder({
-      folder: "beetle/dev",
-      facts: facts(),
-      build: {
-        status: 1,
-        stdout: "",
-        stderr:
-          "✗ var substitution failed for 'beetle-config': envsubst error: variable substitution failed: variable not set (strict mode): \"DB_HOST\"\n",
-      },
-    });
+    const [p] = beetle(
+      failed(
+        "✗ var substitution failed for 'beetle-config': envsubst error: variable substitution failed: variable not set (strict mode): \"DB_HOST\"",
+      ),
+    );
     expect(p).to.equal(
       "`${DB_HOST}` is not filled in: the platform fills in only ${SERVICE_NAME} and ${ENV}. Write `$${DB_HOST}` to keep the text `${DB_HOST}` as it is, or give the value itself.",
     );
   });
 
   it("says a file is not valid YAML, with flux's reason", () => {
-    const [p] = check.checkFolder({
-      folder: "beetle/dev",
-      facts: facts(),
-      build: {
-        status: 1,
-        stdout: "",
-        stderr:
-          "✗ kustomize build failed: MalformedYAMLError: yaml: line 3: could not find expected ':' in File: config.yaml\n",
-      },
-    });
+    const [p] = beetle(
+      failed(
+        "✗ kustomize build failed: MalformedYAMLError: yaml: line 3: could not find expected ':' in File: config.yaml",
+      ),
+    );
     expect(p).to.match(
       /^A file is not valid YAML: kustomize build failed: MalformedYAMLError: yaml: line 3/,
     );
   });
 
   it("refuses a secrets file in clear text once, however it shows (metadata, or the build's refusal)", () => {
-    const problems = check.checkFolder({
-      folder: "beetle/dev",
-      facts: facts(),
-      build: {
-        status: 1,
-        stdout: "",
-        stderr:
-          "✗ kustomize build failed: accumulating components: ... fieldPath `sops.mac` is missing for replacement source Secret.[noVer].[noGrp]/[noName].[noNs]\n",
+    const problems = beetle(
+      failed(
+        "✗ kustomize build failed: accumulating components: ... fieldPath `sops.mac` is missing for replacement source Secret.[noVer].[noGrp]/[noName].[noNs]",
+      ),
+      {
+        secrets:
+          "apiVersion: v1\nkind: Secret\nmetadata:\n  name: beetle-secrets\nstringData:\n  API_KEY: hunter2\n",
       },
-      secrets:
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: beetle-secrets\nstringData:\n  API_KEY: hunter2\n",
-    });
+    );
     expect(problems).to.have.length(1);
     expect(problems[0]).to.contain("beetle/dev/secrets/secrets.yaml is not encrypted");
     expect(problems[0]).to.contain("sops --encrypt --in-place beetle/dev/secrets/secrets.yaml");
