@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Infra } from "./infra";
 import { developerCommit, kustomizationAt } from "./lifecycle";
-import type { Stack } from "./pulumi";
+import type { Stack } from "./infra/pulumi";
 import { pulumiOk, ready, tail, type Obj, type Step } from "./scenario";
 
 /** lib/rollout.ts ROLLOUT_TIMEOUT_SECONDS: the longest the wait after the services may take. */

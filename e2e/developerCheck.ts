@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { checksDir } from "../lib/developerRepo/checks";
 import { SECRETS_TEMPLATE, secretsPath } from "../lib/developerSecrets";
 import type { Infra, Toolchain } from "./infra";
-import { waitFor } from "./procs";
+import { waitFor } from "./infra/procs";
 import { developerCommit } from "./lifecycle";
 import { REPO_ROOT } from "./infra";
 import type { Obj, Step } from "./scenario";

@@ -15,8 +15,8 @@ import { renderStack, writtenFiles } from "../lib/render";
 import type { FaultPlan } from "../test/github-standin/chaos";
 import type { Infra } from "./infra";
 import { developerCommit, kustomizationAt } from "./lifecycle";
-import { run, sleep } from "./procs";
-import type { Stack } from "./pulumi";
+import { run, sleep } from "./infra/procs";
+import type { Stack } from "./infra/pulumi";
 import {
   APP_NAMESPACE,
   kustomizationsReady,

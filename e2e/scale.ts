@@ -19,8 +19,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import type { Infra } from "./infra";
-import { cpuSampler, sleep, waitFor } from "./procs";
-import type { Stack } from "./pulumi";
+import { cpuSampler, sleep, waitFor } from "./infra/procs";
+import type { Stack } from "./infra/pulumi";
 import { pulumiOk, ready, tail, type Obj, type Step } from "./scenario";
 
 export interface ScaleLine {

@@ -5,8 +5,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Cluster, Infra } from "./infra";
-import type { Stack } from "./pulumi";
-import { run, waitFor } from "./procs";
+import type { Stack } from "./infra/pulumi";
+import { run, waitFor } from "./infra/procs";
 
 /**
  * An e2e stack's config: an existing (kubeconfig) cluster where Flux already runs, GitHub as

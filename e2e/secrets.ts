@@ -12,8 +12,8 @@ import * as path from "node:path";
 import { SECRETS_TEMPLATE, SOPS_CONFIG, secretsPath } from "../lib/developerSecrets";
 import type { Cluster, Infra, Toolchain } from "./infra";
 import { developerCommit, kustomizationAt } from "./lifecycle";
-import { run } from "./procs";
-import type { Stack } from "./pulumi";
+import { run } from "./infra/procs";
+import type { Stack } from "./infra/pulumi";
 import { APP_NAMESPACE, pulumiOk, type Step } from "./scenario";
 
 /** The second environment, once the lifecycle has brought it up. */

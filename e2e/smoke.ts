@@ -19,9 +19,9 @@ import { parseArgs } from "node:util";
 import type { Cluster } from "./infra";
 import { REPO_ROOT } from "./infra";
 import { developerCommit, kustomizationAt } from "./lifecycle";
-import { run, waitFor } from "./procs";
+import { run, waitFor } from "./infra/procs";
 import { kustomizationsReady, pulumiOk, type Step } from "./scenario";
-import type { Stack } from "./pulumi";
+import type { Stack } from "./infra/pulumi";
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -323,7 +323,7 @@ describe("README and docs", () => {
     expect(README).to.contain(`pulumi plugin install resource command v${command} --file`);
     expect(text("docs/e2e.md")).to.contain(`pulumi plugin install resource command v${command}`);
 
-    const pins = text("e2e/toolchain/versions.env");
+    const pins = text("e2e/infra/toolchain/versions.env");
     const cli = /^PULUMI_VERSION=v(\S+)$/m.exec(pins)![1];
     for (const doc of ["README.md", "docs/e2e.md"]) expect(text(doc), doc).to.contain(cli);
   });

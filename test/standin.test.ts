@@ -3,7 +3,7 @@
  * rest.ts), driven with Octokit in the order terraform-provider-github v6.13.0 calls them for
  * the program's Repository, BranchDefault, RepositoryDeployKey and getRepository; the Git
  * Data blob read the writer makes for section files; and the deploy keys' forced command
- * (e2e/git-ssh-shell), run as sshd runs it; and the stand-in's seeded random fault injection.
+ * (e2e/infra/git-ssh-shell), run as sshd runs it; and the stand-in's seeded random fault injection.
  */
 import { expect } from "chai";
 import { spawn, spawnSync } from "node:child_process";
@@ -20,7 +20,7 @@ import { startStandIn, type FaultPlan, type StandIn } from "./github-standin/ser
 const TOKEN = "ghp_standin_token";
 const OWNER = "acme";
 const REPO = "flux_platform";
-const SHELL = path.resolve(__dirname, "../e2e/git-ssh-shell");
+const SHELL = path.resolve(__dirname, "../e2e/infra/git-ssh-shell");
 
 interface Answer {
   status: number;
@@ -576,7 +576,7 @@ describe("GitHub stand-in: GET /repos/{owner}/{repo}/git/blobs/{file_sha}", func
   });
 });
 
-describe("e2e/git-ssh-shell: the deploy keys' forced command", function () {
+describe("e2e/infra/git-ssh-shell: the deploy keys' forced command", function () {
   this.timeout(30_000);
   let root: string;
   let sha: string;

@@ -8,10 +8,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Infra, Toolchain } from "../infra";
-import { run, waitFor } from "../procs";
-import { createStack, type Stack } from "../pulumi";
+import { run, waitFor } from "../infra/procs";
+import { createStack, type Stack } from "../infra/pulumi";
 import { SERVICES, tail, type Step } from "../scenario";
-import { cleanupProfiles, STATUS } from "./double";
+import { cleanupProfiles, STATUS } from "../infra/minikube/double";
 
 const STACK = "mk";
 const PROFILE = `minikube-${STACK}`;
@@ -52,7 +52,7 @@ async function setUp(t: Toolchain, infra: Infra, pluginDir: string): Promise<Min
   fs.mkdirSync(home, { recursive: true });
   const kubeconfig = path.join(home, "kubeconfig");
   // Not `bin/`: .gitignore leaves every bin/ folder out of the repository.
-  const doubleBin = path.resolve(__dirname, "shim");
+  const doubleBin = path.resolve(__dirname, "../infra/minikube/shim");
   const env = {
     KUBECONFIG: kubeconfig,
     FLUX_PLATFORM_MINIKUBE_HOME: home,

@@ -8,7 +8,7 @@
  * The protected branches of a repository are `<ref> <kind>` lines in `standin-protected`
  * inside its bare directory, so they move with a renamed repository and a pre-receive hook
  * there (installed when a branch is first protected) refuses pushes over smart HTTP and
- * over SSH (e2e/git-ssh-shell) alike.
+ * over SSH (e2e/infra/git-ssh-shell) alike.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";

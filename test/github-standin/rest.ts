@@ -25,7 +25,7 @@
  *   data_source_github_repository.go      GET /repos/{o}/{r} (404: empty result)
  *
  * Deploy keys are also written as an OpenSSH authorized_keys file when
- * `authorizedKeysFile` is set: each key forced to e2e/git-ssh-shell for its one repository.
+ * `authorizedKeysFile` is set: each key forced to e2e/infra/git-ssh-shell for its one repository.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -785,9 +785,9 @@ function shellWord(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The forced command the authorized_keys lines run (e2e/git-ssh-shell unless set). */
+/** The forced command the authorized_keys lines run (e2e/infra/git-ssh-shell unless set). */
 export function gitShell(ctx: StandInContext): string {
-  return ctx.options.gitShell ?? path.resolve(__dirname, "../../e2e/git-ssh-shell");
+  return ctx.options.gitShell ?? path.resolve(__dirname, "../../e2e/infra/git-ssh-shell");
 }
 
 /** One authorized_keys line: the key may only run git for its repository (read-only unless rw). */

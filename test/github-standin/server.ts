@@ -140,7 +140,7 @@ export interface StandInOptions {
    * restricted to its repository and to reading unless the key may write (rest.ts).
    */
   readonly authorizedKeysFile?: string;
-  /** The forced command of those lines (e2e/git-ssh-shell). */
+  /** The forced command of those lines (e2e/infra/git-ssh-shell). */
   readonly gitShell?: string;
   /**
    * Eventual consistency: the first N ref reads of every repository created from now on

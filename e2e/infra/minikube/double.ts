@@ -28,7 +28,7 @@ import {
   kwokctl,
   startFluxControllers,
   type Toolchain,
-} from "../infra";
+} from "../index";
 import { freePort, run, sleep, waitFor } from "../procs";
 
 /** minikube's exit codes for `status`. */
@@ -139,7 +139,7 @@ async function bringUp(pr: Profile, internal: string): Promise<void> {
   const port = await freePort();
   const target = new URL(pr.server!);
   const self = path.join(__dirname, "forward.ts");
-  const tsx = path.join(__dirname, "../../node_modules/tsx/dist/cli.mjs");
+  const tsx = path.join(__dirname, "../../../node_modules/tsx/dist/cli.mjs");
   pr.pids.push(
     detached(
       process.execPath,

@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { REPO_ROOT, type Toolchain } from "./infra";
+import { REPO_ROOT, type Toolchain } from "./index";
 import { run, type RunResult } from "./procs";
 
 const PROGRAM_FILES = [

@@ -8,11 +8,11 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fluxSize, kustomizeControllerFlags } from "../lib/fluxInstall";
-import { startStandIn, type StandIn } from "../test/github-standin/server";
+import { fluxSize, kustomizeControllerFlags } from "../../lib/fluxInstall";
+import { startStandIn, type StandIn } from "../../test/github-standin/server";
 import { freePort, run, runSync, sleep, startProcess, waitFor } from "./procs";
 
-export const REPO_ROOT = path.resolve(__dirname, "..");
+export const REPO_ROOT = path.resolve(__dirname, "../..");
 
 export interface Toolchain {
   /** The cache folder of this toolchain version (`<root>/<key>`). */
@@ -23,12 +23,12 @@ export interface Toolchain {
   readonly root: string;
 }
 
-/** The toolchain `npm run e2e:toolchain` built for the pins in e2e/toolchain/versions.env. */
+/** The toolchain `npm run e2e:toolchain` built for the pins in e2e/infra/toolchain/versions.env. */
 export function findToolchain(): Toolchain {
   const root =
     process.env.FLUX_PLATFORM_TOOLCHAIN_DIR ??
     path.join(os.homedir(), ".cache/flux-platform/toolchain");
-  const manifest = fs.readFileSync(path.join(REPO_ROOT, "e2e/toolchain/versions.env"));
+  const manifest = fs.readFileSync(path.join(REPO_ROOT, "e2e/infra/toolchain/versions.env"));
   const key = createHash("sha256").update(manifest).digest("hex").slice(0, 12);
   // FLUX_PLATFORM_TOOLCHAIN: one toolchain folder to use as it is (a build of other pins).
   const dir = process.env.FLUX_PLATFORM_TOOLCHAIN ?? path.join(root, key);
@@ -71,7 +71,7 @@ export interface Infra extends Cluster {
   stop(): Promise<void>;
 }
 
-/** The OpenSSH server: user `git`, forced commands per deploy key (e2e/git-ssh-shell). */
+/** The OpenSSH server: user `git`, forced commands per deploy key (e2e/infra/git-ssh-shell). */
 async function startSshd(
   runDir: string,
   standinRoot: string,
@@ -83,7 +83,7 @@ async function startSshd(
   const authorizedKeys = path.join(dir, "authorized_keys");
   // The forced command, where `git` can run it whatever the checkout's permissions.
   const gitShell = path.join(dir, "git-ssh-shell");
-  fs.copyFileSync(path.join(REPO_ROOT, "e2e/git-ssh-shell"), gitShell);
+  fs.copyFileSync(path.join(REPO_ROOT, "e2e/infra/git-ssh-shell"), gitShell);
   fs.chmodSync(gitShell, 0o755);
   fs.writeFileSync(authorizedKeys, "");
   if (spawnUser("git") === false) {
