@@ -7,7 +7,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { REPO_ROOT, type Toolchain } from "./index";
+import { REPO_ROOT } from "./repo";
+import type { Toolchain } from "./toolchain";
 import { run, type RunResult } from "./procs";
 
 const PROGRAM_FILES = [

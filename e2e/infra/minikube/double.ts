@@ -22,13 +22,9 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import {
-  createKwokCluster,
-  installFluxCrds,
-  kwokctl,
-  startFluxControllers,
-  type Toolchain,
-} from "../index";
+import { createKwokCluster, kwokctl } from "../cluster";
+import { installFluxCrds, startFluxControllers } from "../flux";
+import type { Toolchain } from "../toolchain";
 import { freePort, run, sleep, waitFor } from "../procs";
 
 /** minikube's exit codes for `status`. */
