@@ -10,10 +10,10 @@ import * as path from "node:path";
 import { findToolchain, missingBinaries, startInfra, type Infra, type Toolchain } from "./infra";
 import { stopAll } from "./infra/procs";
 import { createStack, type Stack } from "./infra/pulumi";
-import { faultSteps, tally } from "./faults";
-import { lifecycle } from "./lifecycle";
-import { minikubeSteps } from "./minikube/steps";
-import { scaleReport, scaleSteps } from "./scale";
+import { faultSteps, tally } from "./steps/faults";
+import { lifecycle } from "./steps/lifecycle";
+import { minikubeSteps } from "./steps/minikube";
+import { scaleReport, scaleSteps } from "./steps/scale";
 import { checks, stackConfig, stackSecrets, type Step } from "./scenario";
 
 interface StepResult {
@@ -26,7 +26,7 @@ interface StepResult {
 }
 
 const faultRun = process.argv.includes("--faults");
-/** `--scale 3,30,100,300` (npm run e2e:scale): the scale run instead (e2e/scale.ts). */
+/** `--scale 3,30,100,300` (npm run e2e:scale): the scale run instead (e2e/steps/scale.ts). */
 const argAfter = (flag: string) =>
   process.argv.includes(flag) ? process.argv[process.argv.lastIndexOf(flag) + 1] : undefined;
 const scaleSizes = argAfter("--scale")
@@ -97,7 +97,7 @@ async function main(): Promise<number> {
     const only = process.argv.includes("--only")
       ? process.argv[process.argv.indexOf("--only") + 1].split("|")
       : undefined;
-    // `--faults` (npm run e2e:faults): the fault scenario instead (e2e/faults.ts).
+    // `--faults` (npm run e2e:faults): the fault scenario instead (e2e/steps/faults.ts).
     if (scaleSizes && !scaleSizes.every((n) => Number.isInteger(n) && n > 0)) {
       throw new Error(`--scale: ${argAfter("--scale")}: a list of service counts, like 3,30,100`);
     }

@@ -18,7 +18,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import type { Cluster } from "./infra";
 import { REPO_ROOT } from "./infra";
-import { developerCommit, kustomizationAt } from "./lifecycle";
+import { developerCommit, kustomizationAt } from "./steps/lifecycle";
 import { run, waitFor } from "./infra/procs";
 import { kustomizationsReady, pulumiOk, type Step } from "./scenario";
 import type { Stack } from "./infra/pulumi";

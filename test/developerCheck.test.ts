@@ -2,7 +2,7 @@
  * The developer's pull request check: the files the stack writes for it (the environment's
  * Kustomizations as applied, the facts, the workflow, CODEOWNERS) and each rule of
  * check.mjs. That the real flux CLI and the real cluster agree with it on every case is
- * proven in `npm run e2e` (e2e/developerCheck.ts).
+ * proven in `npm run e2e` (e2e/steps/developerCheck.ts).
  */
 import { expect } from "chai";
 import * as fs from "node:fs";

@@ -162,7 +162,7 @@ describe("README and docs", () => {
     // The extractor really finds paths.
     expect([...checked]).to.include.members([
       "lib/names.ts",
-      "e2e/minikube/steps.ts",
+      "e2e/steps/minikube.ts",
       "Pulumi.dev.yaml",
       "Pulumi.prd.yaml",
       "scripts/use-node24.sh",

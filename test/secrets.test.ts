@@ -2,7 +2,7 @@
  * Secrets for service teams, as far as rendering and validation go: the developer repo's
  * `.sops.yaml` (one rule per environment, a block per stack), the shared Component and the
  * template, the team guide, and the Deployment's side. What kustomize-controller does with
- * the files (decrypting, refusing) is proven in `npm run e2e` (e2e/secrets.ts).
+ * the files (decrypting, refusing) is proven in `npm run e2e` (e2e/steps/secrets.ts).
  */
 import { expect } from "chai";
 import * as path from "node:path";

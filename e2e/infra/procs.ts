@@ -65,7 +65,7 @@ export function run(
     timeoutMs?: number;
     /**
      * Gets a function that SIGKILLs the command and everything it started (its own process
-     * group), as a closed laptop or a cancelled CI job would (e2e/faults.ts).
+     * group), as a closed laptop or a cancelled CI job would (e2e/steps/faults.ts).
      */
     killer?: (kill: () => void) => void;
   } = {},

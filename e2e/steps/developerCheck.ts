@@ -11,13 +11,13 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { checksDir } from "../lib/developerRepo/checks";
-import { SECRETS_TEMPLATE, secretsPath } from "../lib/developerSecrets";
-import type { Infra, Toolchain } from "./infra";
-import { waitFor } from "./infra/procs";
+import { checksDir } from "../../lib/developerRepo/checks";
+import { SECRETS_TEMPLATE, secretsPath } from "../../lib/developerSecrets";
+import type { Infra, Toolchain } from "../infra";
+import { waitFor } from "../infra/procs";
 import { developerCommit } from "./lifecycle";
-import { REPO_ROOT } from "./infra";
-import type { Obj, Step } from "./scenario";
+import { REPO_ROOT } from "../infra";
+import type { Obj, Step } from "../scenario";
 
 const SERVICE = "tiger";
 const ENV = "e2e";

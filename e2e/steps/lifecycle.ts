@@ -7,13 +7,13 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Cluster, Infra, Toolchain } from "./infra";
-import { loadConfig } from "../lib/config";
-import { renderStack, renderedTree, writeTree } from "../lib/render";
-import { fluxBuild, type FluxKustomization } from "../test/support/fluxBuild";
-import type { KubeObject } from "../test/support/models";
-import { run, sleep, waitFor } from "./infra/procs";
-import { createStack, type Stack } from "./infra/pulumi";
+import type { Cluster, Infra, Toolchain } from "../infra";
+import { loadConfig } from "../../lib/config";
+import { renderStack, renderedTree, writeTree } from "../../lib/render";
+import { fluxBuild, type FluxKustomization } from "../../test/support/fluxBuild";
+import type { KubeObject } from "../../test/support/models";
+import { run, sleep, waitFor } from "../infra/procs";
+import { createStack, type Stack } from "../infra/pulumi";
 import { brokenServiceStep } from "./brokenService";
 import { developerCheckSteps } from "./developerCheck";
 import { secretsSteps, type SecondEnvironment } from "./secrets";
@@ -31,7 +31,7 @@ import {
   tail,
   type Obj,
   type Step,
-} from "./scenario";
+} from "../scenario";
 
 const DEV = { user: "dev", email: "dev@example.com" };
 

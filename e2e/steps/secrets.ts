@@ -9,12 +9,12 @@ import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SECRETS_TEMPLATE, SOPS_CONFIG, secretsPath } from "../lib/developerSecrets";
-import type { Cluster, Infra, Toolchain } from "./infra";
+import { SECRETS_TEMPLATE, SOPS_CONFIG, secretsPath } from "../../lib/developerSecrets";
+import type { Cluster, Infra, Toolchain } from "../infra";
 import { developerCommit, kustomizationAt } from "./lifecycle";
-import { run } from "./infra/procs";
-import type { Stack } from "./infra/pulumi";
-import { APP_NAMESPACE, pulumiOk, type Step } from "./scenario";
+import { run } from "../infra/procs";
+import type { Stack } from "../infra/pulumi";
+import { APP_NAMESPACE, pulumiOk, type Step } from "../scenario";
 
 /** The second environment, once the lifecycle has brought it up. */
 export interface SecondEnvironment {

@@ -9,14 +9,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { loadConfig } from "../lib/config";
-import { githubClient } from "../lib/github/api";
-import { renderStack, writtenFiles } from "../lib/render";
-import type { FaultPlan } from "../test/github-standin/chaos";
-import type { Infra } from "./infra";
+import { loadConfig } from "../../lib/config";
+import { githubClient } from "../../lib/github/api";
+import { renderStack, writtenFiles } from "../../lib/render";
+import type { FaultPlan } from "../../test/github-standin/chaos";
+import type { Infra } from "../infra";
 import { developerCommit, kustomizationAt } from "./lifecycle";
-import { run, sleep } from "./infra/procs";
-import type { Stack } from "./infra/pulumi";
+import { run, sleep } from "../infra/procs";
+import type { Stack } from "../infra/pulumi";
 import {
   APP_NAMESPACE,
   kustomizationsReady,
@@ -27,7 +27,7 @@ import {
   SERVICES,
   tail,
   type Step,
-} from "./scenario";
+} from "../scenario";
 
 /** The faults of every faulted run: a share of the stand-in's API requests each. */
 export const FAULT_PLAN = {

@@ -18,10 +18,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import type { Infra } from "./infra";
-import { cpuSampler, sleep, waitFor } from "./infra/procs";
-import type { Stack } from "./infra/pulumi";
-import { pulumiOk, ready, tail, type Obj, type Step } from "./scenario";
+import type { Infra } from "../infra";
+import { cpuSampler, sleep, waitFor } from "../infra/procs";
+import type { Stack } from "../infra/pulumi";
+import { pulumiOk, ready, tail, type Obj, type Step } from "../scenario";
 
 export interface ScaleLine {
   services: number;

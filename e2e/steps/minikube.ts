@@ -1,6 +1,6 @@
 /**
  * The README's first run, through the real engine and the real command plugin: a minikube
- * stack driven against the minikube double (double.ts). These steps need a
+ * stack driven against the minikube double (e2e/infra/minikube/double.ts). These steps need a
  * `pulumi-resource-command` (the toolchain cannot build it: the Go module proxy does not
  * serve its module); without one they are reported as skipped, never as passed.
  */
