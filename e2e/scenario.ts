@@ -380,3 +380,83 @@ export function checks(infra: Infra, stack: Stack): Step[] {
     { name: "every Flux Kustomization Ready again", run: () => kustomizationsReady(infra) },
   ];
 }
+
+const DEV = { user: "dev", email: "dev@example.com" };
+
+/**
+ * A developer's commit: clone `url` (the stand-in's bare repository here, GitHub in the smoke
+ * run), edit, commit, push to main. Returns the new commit.
+ */
+export async function developerCommit(
+  url: string,
+  workParent: string,
+  message: string,
+  edit: (dir: string) => void | Promise<void>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const work = fs.mkdtempSync(path.join(workParent, "dev-"));
+  const git = (args: string[]) =>
+    run("git", ["-c", `user.name=${DEV.user}`, "-c", `user.email=${DEV.email}`, ...args], {
+      cwd: work,
+      env,
+    });
+  const clone = await run("git", ["clone", "-q", url, work], { env });
+  if (clone.status !== 0) throw new Error(`clone: ${clone.stderr}`);
+  await edit(work);
+  await git(["add", "-A"]);
+  const commit = await git(["commit", "-q", "-m", message]);
+  if (commit.status !== 0) throw new Error(`commit: ${commit.stderr}${commit.stdout}`);
+  const push = await git(["push", "-q", "origin", "HEAD:main"]);
+  if (push.status !== 0) throw new Error(`push: ${push.stderr}`);
+  return (await git(["rev-parse", "HEAD"])).stdout.trim();
+}
+
+/** A developer's commit to the stand-in's developer repository (see developerCommit). */
+export const standinCommit = (infra: Infra, message: string, edit: (dir: string) => void) =>
+  developerCommit(
+    infra.standin.repoDir(infra.owner, "flux_developer"),
+    infra.runDir,
+    message,
+    edit,
+  );
+
+async function kustomization(c: Cluster, name: string): Promise<Obj> {
+  return c.kubectlJson<Obj>(["-n", "flux-system", "get", "kustomization", name]);
+}
+
+/** Waits until the Kustomization reconciled `revision` and reports Ready as `status`. */
+export async function kustomizationAt(
+  c: Cluster,
+  name: string,
+  revision: string,
+  status: "True" | "False",
+) {
+  return waitFor(
+    `${name} at ${revision.slice(0, 8)} with Ready=${status}`,
+    async () => {
+      const k = (await kustomization(c, name)) as Obj & {
+        status?: { lastAttemptedRevision?: string };
+      };
+      const r = k.status?.conditions?.find((x) => x.type === "Ready");
+      return k.status?.lastAttemptedRevision?.endsWith(revision) && r?.status === status
+        ? r
+        : undefined;
+    },
+    120_000,
+    2000,
+  );
+}
+
+/** The stand-in's answer to a GitHub REST GET, with the stacks' token. */
+export async function githubGet<T>(infra: Infra, p: string): Promise<T> {
+  const res = await fetch(`${infra.standin.url}/api/v3${p}`, {
+    headers: { authorization: `token ${infra.token}` },
+  });
+  if (!res.ok) throw new Error(`GET ${p}: ${res.status}`);
+  return (await res.json()) as T;
+}
+
+export type Source = Obj & {
+  metadata: { annotations?: Record<string, string> };
+  status?: { artifact?: { revision?: string }; lastHandledReconcileAt?: string };
+};

@@ -18,9 +18,14 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import type { Cluster } from "./infra";
 import { REPO_ROOT } from "./infra";
-import { developerCommit, kustomizationAt } from "./steps/lifecycle";
 import { run, waitFor } from "./infra/procs";
-import { kustomizationsReady, pulumiOk, type Step } from "./scenario";
+import {
+  developerCommit,
+  kustomizationAt,
+  kustomizationsReady,
+  pulumiOk,
+  type Step,
+} from "./scenario";
 import type { Stack } from "./infra/pulumi";
 
 async function main(): Promise<number> {

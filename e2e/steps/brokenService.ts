@@ -7,9 +7,16 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Infra } from "../infra";
-import { developerCommit, kustomizationAt } from "./lifecycle";
 import type { Stack } from "../infra/pulumi";
-import { pulumiOk, ready, tail, type Obj, type Step } from "../scenario";
+import {
+  developerCommit,
+  kustomizationAt,
+  type Obj,
+  pulumiOk,
+  ready,
+  type Step,
+  tail,
+} from "../scenario";
 
 /** lib/rollout.ts ROLLOUT_TIMEOUT_SECONDS: the longest the wait after the services may take. */
 const BOUND_SECONDS = 480;

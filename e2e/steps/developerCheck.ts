@@ -15,9 +15,8 @@ import { checksDir } from "../../lib/developerRepo/checks";
 import { SECRETS_TEMPLATE, secretsPath } from "../../lib/developerSecrets";
 import type { Infra, Toolchain } from "../infra";
 import { waitFor } from "../infra/procs";
-import { developerCommit } from "./lifecycle";
 import { REPO_ROOT } from "../infra";
-import type { Obj, Step } from "../scenario";
+import { developerCommit, type Obj, type Step } from "../scenario";
 
 const SERVICE = "tiger";
 const ENV = "e2e";

@@ -14,19 +14,20 @@ import { githubClient } from "../../lib/github/api";
 import { renderStack, writtenFiles } from "../../lib/render";
 import type { FaultPlan } from "../../test/github-standin/chaos";
 import type { Infra } from "../infra";
-import { developerCommit, kustomizationAt } from "./lifecycle";
 import { run, sleep } from "../infra/procs";
 import type { Stack } from "../infra/pulumi";
 import {
   APP_NAMESPACE,
+  developerCommit,
+  kustomizationAt,
   kustomizationsReady,
   noNamespaceTerminating,
   pulumiOk,
+  SERVICES,
   stackConfig,
   stackSecrets,
-  SERVICES,
-  tail,
   type Step,
+  tail,
 } from "../scenario";
 
 /** The faults of every faulted run: a share of the stand-in's API requests each. */

@@ -11,10 +11,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { SECRETS_TEMPLATE, SOPS_CONFIG, secretsPath } from "../../lib/developerSecrets";
 import type { Cluster, Infra, Toolchain } from "../infra";
-import { developerCommit, kustomizationAt } from "./lifecycle";
 import { run } from "../infra/procs";
 import type { Stack } from "../infra/pulumi";
-import { APP_NAMESPACE, pulumiOk, type Step } from "../scenario";
+import { APP_NAMESPACE, developerCommit, kustomizationAt, pulumiOk, type Step } from "../scenario";
 
 /** The second environment, once the lifecycle has brought it up. */
 export interface SecondEnvironment {
