@@ -14,7 +14,8 @@ import { faultSteps, tally } from "./steps/faults";
 import { lifecycle } from "./steps/lifecycle";
 import { minikubeSteps } from "./steps/minikube";
 import { scaleReport, scaleSteps } from "./steps/scale";
-import { checks, stackConfig, stackSecrets, type Step } from "./scenario";
+import { stackConfig, stackSecrets, type Step } from "./scenario";
+import { checks } from "./steps/firstUp";
 
 interface StepResult {
   name: string;
