@@ -11,7 +11,7 @@ import { developerCommit, kustomizationAt } from "./lifecycle";
 import type { Stack } from "./pulumi";
 import { pulumiOk, ready, tail, type Obj, type Step } from "./scenario";
 
-/** lib/rollout.ts ROLLOUT_TIMEOUT_SECONDS: the longest the wait after the services may take. */
+/** lib/cluster/rollout.ts ROLLOUT_TIMEOUT_SECONDS: the longest the wait after the services may take. */
 const BOUND_SECONDS = 480;
 
 export function brokenServiceStep(infra: Infra, stack: Stack): Step {

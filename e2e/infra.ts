@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fluxSize, kustomizeControllerFlags } from "../lib/fluxInstall";
+import { fluxSize, kustomizeControllerFlags } from "../lib/cluster";
 import { startStandIn, type StandIn } from "../test/github-standin/server";
 import { freePort, run, runSync, sleep, startProcess, waitFor } from "./procs";
 
@@ -360,7 +360,7 @@ export async function startFluxControllers(
     services = 3,
   }: {
     notifications?: boolean;
-    /** Sized as the Flux Operator sizes a FluxInstance for this many services (lib/fluxInstall.ts). */
+    /** Sized as the Flux Operator sizes a FluxInstance for this many services (lib/cluster/fluxInstall.ts). */
     services?: number;
     /** source-controller's artifact address (a restart that keeps its artifacts keeps it too). */
     storagePort?: number;
