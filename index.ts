@@ -17,15 +17,15 @@ import {
   ServiceRollout,
   repositoryExists,
 } from "./components";
-import { ageKeyFiles, configuredHostKeys, knownHosts } from "./lib/clusterObjects";
+import { ageKeyFiles, configuredHostKeys, knownHosts } from "./lib/cluster";
 import { ConfigError, loadConfig, placeholderProblem } from "./lib/config";
-import { RECIPIENT_PLACEHOLDER } from "./lib/developerSecrets";
-import { RECIPIENTS_PLACEHOLDER } from "./lib/developerRepo/checks";
-import { routed, serviceHostname } from "./lib/gateway";
-import { publishedSshKeys } from "./lib/github/api";
+import { RECIPIENT_PLACEHOLDER } from "./lib/developerRepo";
+import { RECIPIENTS_PLACEHOLDER } from "./lib/developerRepo";
+import { routed, serviceHostname } from "./lib/platformRepo";
+import { publishedSshKeys } from "./lib/github";
 import { FLUX_NAMESPACE, REPO_ROLES, type RepoRole } from "./lib/names";
 import { renderStack } from "./lib/render";
-import { ROLLOUT_TIMEOUT_SECONDS, fingerprint, rolloutWarnings } from "./lib/rollout";
+import { ROLLOUT_TIMEOUT_SECONDS, fingerprint, rolloutWarnings } from "./lib/cluster";
 
 /** The validated config; bad config stops the program with every problem and no stack trace. */
 function loadStackConfig() {
@@ -222,7 +222,7 @@ async function main() {
   );
 
   // One wait for every service's Kustomizations, Ready or not: a team's broken config is
-  // named in the output and does not fail the platform's up (lib/rollout.ts).
+  // named in the output and does not fail the platform's up (lib/cluster/rollout.ts).
   if (config.waitForReady && rendered.cluster.services.length > 0) {
     // Kustomization name -> service, in the services' order (config, then app).
     const serviceOf = new Map(

@@ -10,7 +10,7 @@ import {
   kubeconfigProblem,
   replaceTriggers,
   scriptEnvironment,
-} from "../lib/minikube";
+} from "../lib/cluster";
 
 /**
  * A RunError (printed without a stack trace) whose message stays the one line it was made

@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { K8sObject } from "../lib/clusterObjects";
+import type { K8sObject } from "../lib/cluster";
 import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
 
 export interface CommitStatusArgs {
-  /** The rendered Secret, Providers and Alerts (lib/clusterObjects.ts `commitStatusObjects`). */
+  /** The rendered Secret, Providers and Alerts (lib/cluster/notifications.ts `commitStatusObjects`). */
   readonly objects: readonly K8sObject[];
   /**
    * Token that may write commit statuses on both repos; secret from config to cluster.

@@ -1,12 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { K8sObject } from "../lib/clusterObjects";
-import { FLUX_OPERATOR_CHART } from "../lib/fluxInstall";
+import type { K8sObject } from "../lib/cluster";
+import { FLUX_OPERATOR_CHART } from "../lib/cluster";
 import { FLUX_NAMESPACE } from "../lib/names";
 import { FLUX_WAIT, kubeObject, namespace, type KubeOptions } from "./kube";
 
 export interface FluxInstallArgs {
-  /** The rendered FluxInstance (lib/fluxInstall.ts): version and components. */
+  /** The rendered FluxInstance (lib/cluster/fluxInstall.ts): version and components. */
   readonly instance: K8sObject;
   readonly kube: KubeOptions;
 }

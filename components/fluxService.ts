@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { K8sObject } from "../lib/clusterObjects";
+import type { K8sObject } from "../lib/cluster";
 import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
 
 export interface FluxServiceArgs {

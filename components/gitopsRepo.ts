@@ -1,6 +1,6 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
-import type { RepoFile } from "../lib/platformRepo";
+import type { RepoFile } from "../lib/yaml";
 import { fillPlaceholders, writtenFiles } from "../lib/render";
 import { DeployKey } from "./githubRegistrations";
 import { RepositoryFiles } from "./repositoryFiles";

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { K8sObject } from "../lib/clusterObjects";
+import type { K8sObject } from "../lib/cluster";
 
 /** How long Pulumi waits for a Flux object to report Ready. */
 export const FLUX_WAIT = "15m";

@@ -1,13 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { K8sObject } from "../lib/clusterObjects";
+import type { K8sObject } from "../lib/cluster";
 import { REPO_ROLES, type RepoRole } from "../lib/names";
-import { webhookUrl } from "../lib/notifications";
+import { webhookUrl } from "../lib/cluster";
 import { RepositoryWebhook } from "./githubRegistrations";
 import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
 import { RandomToken } from "./randomToken";
 
 export interface PushReceiverArgs {
-  /** The rendered token Secret and Receivers (lib/notifications.ts `receiverObjects`). */
+  /** The rendered token Secret and Receivers (lib/cluster/notifications.ts `receiverObjects`). */
   readonly objects: readonly K8sObject[];
   /** `webhookReceiverUrl`: where GitHub reaches this environment's receiver. */
   readonly baseUrl: string;

@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { K8sObject } from "../lib/clusterObjects";
+import type { K8sObject } from "../lib/cluster";
 import { AgeKey } from "./ageKey";
 import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
 
 export interface SecretsKeyArgs {
-  /** The rendered `flux-system/sops-age` Secret (lib/clusterObjects.ts `sopsAgeSecret`). */
+  /** The rendered `flux-system/sops-age` Secret (lib/cluster/secretsKey.ts `sopsAgeSecret`). */
   readonly secret: K8sObject;
   /** Its data key per kept generation (`<env>-g<N>.agekey`), oldest first. */
   readonly keys: Readonly<Record<number, string>>;

@@ -1,11 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
-import { rolloutVerdict, type KustomizationStatus, type RolloutVerdict } from "../lib/rollout";
+import {
+  rolloutVerdict,
+  type KustomizationStatus,
+  type RolloutVerdict,
+} from "../lib/cluster/rollout";
 import { inheritedDependsOn } from "./kube";
 
 /**
  * The end of a `pulumi up` that changed a service's Kustomizations: waits until Flux has
  * reconciled every service Kustomization at its current generation, Ready or not, at most
- * `timeoutSeconds`, and reports which are not Ready and why (lib/rollout.ts says why this
+ * `timeoutSeconds`, and reports which are not Ready and why (lib/cluster/rollout.ts says why this
  * and not the Kubernetes provider's wait). A tenant's broken config is reported by service
  * and Flux's reason in the up's output and does not fail the platform team's up.
  *
@@ -31,7 +35,9 @@ interface Outputs extends Inputs {
   waitedSeconds: number;
 }
 
-// Plain functions of their inputs, so the serialized provider captures only these and lib/rollout.
+// Plain functions of their inputs, so the serialized provider captures only these and
+// lib/cluster/rollout.ts (imported as its own file, not through lib/cluster/index.ts, so the
+// serialized provider holds that one module).
 async function listKustomizations(i: Inputs): Promise<KustomizationStatus[]> {
   // ESM-only package, `require`d when it runs (Node >= 22), as lib/github/api.ts does Octokit.
   const k8s = require("@kubernetes/client-node") as typeof import("@kubernetes/client-node");

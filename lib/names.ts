@@ -61,7 +61,7 @@ export const WAIT_FOR_READY = { "pulumi.com/waitFor": "condition=Ready" } as con
 
 /**
  * Annotation that makes the provider apply and not wait: a service's Kustomizations, which
- * one wait after all of them reads instead (components/serviceRollout.ts, lib/rollout.ts).
+ * one wait after all of them reads instead (components/serviceRollout.ts, lib/cluster/rollout.ts).
  */
 export const SKIP_AWAIT = { "pulumi.com/skipAwait": "true" } as const;
 

@@ -3,14 +3,14 @@
  *
  * Prints the GitHub Actions matrix `{"include":[{stack, runner, kubeconfig}, ...]}` for every
  * Pulumi.<stack>.yaml (or one stack): the workflows run each stack on the runner its cluster
- * needs (lib/runners.ts). Exit code 1 with the problems on bad config.
+ * needs (lib/cluster/runners.ts). Exit code 1 with the problems on bad config.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../lib/config";
 import { loadStackFile } from "../lib/render";
-import { stackRunner } from "../lib/runners";
+import { stackRunner } from "../lib/cluster";
 
 const ROOT = path.resolve(__dirname, "..");
 

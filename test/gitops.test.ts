@@ -17,16 +17,12 @@ import {
   writeTree,
   type RenderedStack,
 } from "../lib/render";
-import { kustomizeControllerFlags } from "../lib/fluxInstall";
-import { webhookUrl } from "../lib/notifications";
+import { kustomizeControllerFlags } from "../lib/cluster";
+import { webhookUrl } from "../lib/cluster";
 import { POLICIES } from "../lib/platformRepo/policies";
 import { parseYamlDocs } from "../lib/yaml";
-import {
-  GITHUB_KNOWN_HOSTS,
-  KEY_PLACEHOLDER,
-  KNOWN_HOSTS_PLACEHOLDER,
-} from "../lib/clusterObjects";
-import { SECRETS_FILE, SECRETS_TEMPLATE } from "../lib/developerSecrets";
+import { GITHUB_KNOWN_HOSTS, KEY_PLACEHOLDER, KNOWN_HOSTS_PLACEHOLDER } from "../lib/cluster";
+import { SECRETS_FILE, SECRETS_TEMPLATE } from "../lib/developerRepo";
 import { FLUX_NAMESPACE, configMapName, secretsName } from "../lib/names";
 import { fluxBuild, kustomizeBuild, substitute, type FluxKustomization } from "./support/fluxBuild";
 import { CLUSTER_SCOPED, loadModels, validateObject, type KubeObject } from "./support/models";
@@ -125,7 +121,7 @@ describe("waitForReady", () => {
     const all = kustomizations(renderStack(on));
     expect(all.filter((k) => !services.has(k.metadata.name))).to.not.have.length(0);
     for (const ks of all) {
-      // A service's is read by the one wait after all of them (lib/rollout.ts), Ready or not.
+      // A service's is read by the one wait after all of them (lib/cluster/rollout.ts), Ready or not.
       expect(ks.metadata.annotations, ks.metadata.name).to.deep.equal(
         services.has(ks.metadata.name)
           ? { "pulumi.com/skipAwait": "true" }

@@ -16,7 +16,7 @@ import {
   UPDATE_SCRIPT,
   kubeconfigProblem,
   scriptEnvironment,
-} from "../lib/minikube";
+} from "../lib/cluster";
 
 const DOUBLES = path.join(__dirname, "doubles");
 const cluster = loadConfig(

@@ -2,12 +2,12 @@
  * The Pulumi program (index.ts) under Pulumi's mocks, for every stack file: what it
  * registers, with which options, and that it is exactly what `npm run render` shows.
  */
-import { RECIPIENT_PLACEHOLDER, SOPS_CONFIG } from "../lib/developerSecrets";
-import { RECIPIENTS_PLACEHOLDER, checksDir } from "../lib/developerRepo/checks";
-import { secretsKeyGenerations } from "../lib/clusterObjects";
+import { RECIPIENT_PLACEHOLDER, SOPS_CONFIG } from "../lib/developerRepo";
+import { RECIPIENTS_PLACEHOLDER, checksDir } from "../lib/developerRepo";
+import { secretsKeyGenerations } from "../lib/cluster";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "node:crypto";
-import { webhookUrl } from "../lib/notifications";
+import { webhookUrl } from "../lib/cluster";
 import { expect } from "chai";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -27,7 +27,7 @@ import {
   KUBECONFIG_SCRIPT,
   UPDATE_SCRIPT,
   scriptEnvironment,
-} from "../lib/minikube";
+} from "../lib/cluster";
 import { Cluster } from "../components";
 import { oneLineError } from "../components/cluster";
 import {
@@ -139,7 +139,7 @@ const COUNTS: Record<string, Record<string, number>> = {
     "pulumi-nodejs:dynamic/flux-platform:DeployKey": 2,
     // One writer per repository: every file in one commit, no resource per file.
     "pulumi-nodejs:dynamic/flux-platform:RepositoryFiles": 2,
-    // One wait for every service's Kustomizations (lib/rollout.ts).
+    // One wait for every service's Kustomizations (lib/cluster/rollout.ts).
     "flux-platform:index:ServiceRollout": 1,
     "pulumi-nodejs:dynamic/flux-platform:RolloutWait": 1,
     "flux-platform:index:FluxSource": 2,

@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { CONFIG_KEYS, configDefaults, SECRET_KEYS } from "../lib/config";
 import { serviceSchema } from "../lib/config/service";
 import { APPEAR_WITHIN_MS, TREE_CHUNK_ENTRIES } from "../lib/github/writer";
-import { KUBECONFIG_SCRIPT } from "../lib/minikube";
+import { KUBECONFIG_SCRIPT } from "../lib/cluster";
 import { RESERVED_ENVIRONMENT_NAMES, RESERVED_SERVICE_NAMES } from "../lib/names";
 
 const ROOT = path.resolve(__dirname, "..");

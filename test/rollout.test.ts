@@ -1,5 +1,5 @@
 /**
- * The wait after the services' Kustomizations (lib/rollout.ts, components/serviceRollout.ts):
+ * The wait after the services' Kustomizations (lib/cluster/rollout.ts, components/serviceRollout.ts):
  * settled means Ready True or False for the current generation; DependencyNotReady counts as
  * failed only behind a failed dependency; the provider polls until settled or its bound.
  */
@@ -12,7 +12,7 @@ import {
   rolloutVerdict,
   rolloutWarnings,
   type KustomizationStatus,
-} from "../lib/rollout";
+} from "../lib/cluster";
 
 type Ready = { status: string; reason?: string; message?: string; observedGeneration?: number };
 

@@ -16,7 +16,7 @@ import {
   SOPS_CONFIG,
   secretsPath,
   sopsConfig,
-} from "../lib/developerSecrets";
+} from "../lib/developerRepo";
 import { spliceSection } from "../lib/github/plan";
 import { loadStackFile, renderStack, writtenFiles } from "../lib/render";
 import { configProblems } from "./support/problems";

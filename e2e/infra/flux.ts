@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { fluxSize, kustomizeControllerFlags } from "../../lib/fluxInstall";
+import { fluxSize, kustomizeControllerFlags } from "../../lib/cluster";
 import type { Kubectl } from "./cluster";
 import { freePort, waitFor } from "./procs";
 import type { Toolchain } from "./toolchain";
@@ -46,7 +46,7 @@ export async function startFluxControllers(
     services = 3,
   }: {
     notifications?: boolean;
-    /** Sized as the Flux Operator sizes a FluxInstance for this many services (lib/fluxInstall.ts). */
+    /** Sized as the Flux Operator sizes a FluxInstance for this many services (lib/cluster/fluxInstall.ts). */
     services?: number;
     /** source-controller's artifact address (a restart that keeps its artifacts keeps it too). */
     storagePort?: number;

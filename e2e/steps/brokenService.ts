@@ -18,7 +18,7 @@ import {
   tail,
 } from "../scenario";
 
-/** lib/rollout.ts ROLLOUT_TIMEOUT_SECONDS: the longest the wait after the services may take. */
+/** lib/cluster/rollout.ts ROLLOUT_TIMEOUT_SECONDS: the longest the wait after the services may take. */
 const BOUND_SECONDS = 480;
 
 export function brokenServiceStep(infra: Infra, stack: Stack): Step {

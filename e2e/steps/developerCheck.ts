@@ -11,8 +11,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { checksDir } from "../../lib/developerRepo/checks";
-import { SECRETS_TEMPLATE, secretsPath } from "../../lib/developerSecrets";
+import { checksDir, SECRETS_TEMPLATE, secretsPath } from "../../lib/developerRepo";
 import type { Infra, Toolchain } from "../infra";
 import { waitFor } from "../infra/procs";
 import { REPO_ROOT } from "../infra";

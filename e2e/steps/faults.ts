@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { loadConfig } from "../../lib/config";
-import { githubClient } from "../../lib/github/api";
+import { githubClient } from "../../lib/github";
 import { renderStack, writtenFiles } from "../../lib/render";
 import type { FaultPlan } from "../../test/github-standin/chaos";
 import type { Infra } from "../infra";

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SECRETS_TEMPLATE, SOPS_CONFIG, secretsPath } from "../../lib/developerSecrets";
+import { SECRETS_TEMPLATE, SOPS_CONFIG, secretsPath } from "../../lib/developerRepo";
 import type { Cluster, Infra, Toolchain } from "../infra";
 import { run } from "../infra/procs";
 import type { Stack } from "../infra/pulumi";

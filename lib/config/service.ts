@@ -182,7 +182,7 @@ const CREDENTIAL_VALUES: readonly [RegExp, string][] = [
   [/[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i, "a URL with a password"],
 ];
 
-/** Where a secret goes instead: the service team's encrypted secrets file (lib/developerSecrets.ts). */
+/** Where a secret goes instead: the service team's encrypted secrets file (lib/developerRepo/secrets.ts). */
 export const SECRETS_HINT =
   "keep it out of the stack config (readable by everyone with the repo): the service's team puts it, encrypted with sops, in the developer repo's <service>/<env>/secrets/secrets.yaml (its SECRETS.md), and the service gets it as the same environment variable";
 

@@ -20,7 +20,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { configVariables, serviceKustomizations } from "../clusterObjects";
+import { configVariables, serviceKustomizations } from "../cluster";
 import type { PlatformConfig } from "../config";
 import {
   configMapName,
@@ -29,9 +29,8 @@ import {
   configKustomizationName,
   DEVELOPER_BASE,
 } from "../names";
-import type { RepoFile } from "../platformRepo";
-import { SECRETS_CHECK, SECRETS_GUIDE, SECRETS_TEMPLATE, SOPS_CONFIG } from "../developerSecrets";
-import { yamlFile } from "../yaml";
+import { SECRETS_CHECK, SECRETS_GUIDE, SECRETS_TEMPLATE, SOPS_CONFIG } from "./secrets";
+import { yamlFile, type RepoFile } from "../yaml";
 
 /** Where one environment's check files live in the developer repo. */
 export const checksDir = (environment: string): string => `.flux-platform/checks/${environment}`;

@@ -11,17 +11,16 @@
  * in override.yaml replaces the same key of base.yaml.
  */
 import type { PlatformConfig, ServiceConfig } from "../config";
-import type { RepoFile } from "../platformRepo";
 import { DEVELOPER_BASE, configMapName } from "../names";
-import { developerSecretsFiles, SECRETS_GUIDE } from "../developerSecrets";
-import { yamlFile } from "../yaml";
+import { developerSecretsFiles, SECRETS_GUIDE } from "./secrets";
+import { yamlFile, type RepoFile } from "../yaml";
 import { CHECK_YAML_VERSION, developerCheckFiles } from "./checks";
+
+export * from "./checks";
+export * from "./secrets";
 
 /** The keys of the generated ConfigMap and the files they come from (relative to `<svc>/<env>`). */
 export const CONFIG_KEYS = { base: "base.yaml", override: "override.yaml" } as const;
-
-/** Variables the developer-config Kustomization substitutes into the config files. */
-export const CONFIG_VARIABLES = ["SERVICE_NAME", "ENV"] as const;
 
 function baseConfig(s: ServiceConfig): string {
   return [

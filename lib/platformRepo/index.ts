@@ -14,33 +14,19 @@ import {
   type InfrastructureComponent,
   type PlatformConfig,
 } from "../config";
-import { envoyGatewayInstall, gatewayObjects, httpRoute, routed } from "../gateway";
+import { envoyGatewayInstall, gatewayObjects, httpRoute, routed } from "./gateway";
 import { APPS_BASE, APPS_COMPONENTS, platformRoot } from "../names";
-import { yamlFile } from "../yaml";
+import { yamlFile, type RepoFile } from "../yaml";
 import { helmInstall } from "./infrastructure";
 import { POLICIES, validatingPolicy } from "./policies";
 import { PLATFORM_README } from "./readme";
 import { serviceFiles } from "./services";
 import { MANAGED, PART_OF, deployment, kustomization, service } from "./templates";
 
+export { GATEWAY, GATEWAY_CHART, routed, serviceHostname } from "./gateway";
 export { INFRASTRUCTURE_CHARTS } from "./infrastructure";
 export { POLICIES } from "./policies";
 export { APP_VARIABLES } from "./templates";
-
-export interface RepoFile {
-  /** Path inside the repository, `/`-separated. */
-  readonly path: string;
-  readonly content: string;
-  /**
-   * `sync`: Pulumi owns the content and puts it back on every `pulumi up`.
-   * `scaffold`: written once; later edits in the repo are kept.
-   * `section`: one file shared by several stacks, each owning the block between its
-   * `# >>> <id>` and `# <<< <id>` lines (lib/github/plan.ts `spliceSection`).
-   */
-  readonly mode: "sync" | "scaffold" | "section";
-  /** The same path for every environment (several stacks share one repo), or this one's only. */
-  readonly shared: boolean;
-}
 
 /**
  * Every file of the platform repo this stack writes, sorted by path: its own environment's

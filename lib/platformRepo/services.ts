@@ -13,10 +13,9 @@
  * The folder is per environment, so values are written as they are, not as variables.
  */
 import { DEFAULT_RESOURCES, type PlatformConfig, type ServiceConfig } from "../config";
-import { routed } from "../gateway";
+import { routed } from "./gateway";
 import { APPS_BASE, APPS_COMPONENTS, secretsName } from "../names";
-import { yamlFile } from "../yaml";
-import type { RepoFile } from "./index";
+import { yamlFile, type RepoFile } from "../yaml";
 import { MANAGED, PART_OF, kustomization } from "./templates";
 
 /**

@@ -1,7 +1,7 @@
 /**
  * A `minikube` for the e2e that drives a kwok cluster (binary runtime, the toolchain's
  * binaries) per profile, so the program's minikube path runs through the real engine and
- * command plugin. It answers the calls the profile scripts make (lib/minikube.ts) as minikube
+ * command plugin. It answers the calls the profile scripts make (lib/cluster/minikube.ts) as minikube
  * 1.39 does:
  *
  * - `start -p P ...`: creates the profile (a kwok cluster with one fake node, and on first

@@ -1,6 +1,7 @@
 /**
- * Everything the stack commits and applies, as data: the one place both `index.ts` and
- * `npm run render` get it from, so the program and the review output cannot drift.
+ * `Pulumi.<stack>.yaml` read as the Pulumi CLI reads it (YAML anchors and merge keys, the
+ * project's config types and defaults, `secure:` values), without Pulumi: what
+ * `npm run render` and the tests validate.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -24,214 +25,8 @@ import {
   type PlatformConfig,
   PROJECT,
   type RawConfig,
-} from "./config";
-import { show } from "./config/values";
-import {
-  allClusterObjects,
-  renderClusterObjects,
-  type ClusterObjects,
-  type K8sObject,
-} from "./clusterObjects";
-import { renderDeveloperRepo } from "./developerRepo";
-import { fluxInstance } from "./fluxInstall";
-import { renderPlatformRepo, type RepoFile } from "./platformRepo";
-import { yamlFile } from "./yaml";
-import type { DesiredFile } from "./github/plan";
-
-export interface RenderedStack {
-  readonly config: PlatformConfig;
-  readonly platformFiles: readonly RepoFile[];
-  readonly developerFiles: readonly RepoFile[];
-  readonly cluster: ClusterObjects;
-  /** `cluster`, flattened in apply order. */
-  readonly clusterObjects: readonly K8sObject[];
-  readonly fluxInstance: K8sObject;
-}
-
-export function renderStack(config: PlatformConfig): RenderedStack {
-  const cluster = renderClusterObjects(config);
-  return {
-    config,
-    platformFiles: renderPlatformRepo(config),
-    developerFiles: renderDeveloperRepo(config),
-    cluster,
-    clusterObjects: allClusterObjects(cluster),
-    fluxInstance: fluxInstance(config),
-  };
-}
-
-/** File name of a cluster object under `cluster/`: `<kind>-<name>.yaml`, lowercase. */
-export function clusterObjectFile(obj: K8sObject): string {
-  return `${obj.kind.toLowerCase()}-${obj.metadata.name}.yaml`;
-}
-
-/**
- * The rendered tree as relative path -> content: `<platformRepo>/...`,
- * `<developerRepo>/...`, `cluster/*.yaml` and `flux/fluxinstance.yaml`.
- */
-export function renderedTree(r: RenderedStack): Map<string, string> {
-  const tree = new Map<string, string>();
-  for (const f of r.platformFiles) tree.set(`${r.config.platformRepo}/${f.path}`, f.content);
-  for (const f of r.developerFiles) tree.set(`${r.config.developerRepo}/${f.path}`, f.content);
-  const header = [`Applied by Pulumi (stack environment: ${r.config.environment}).`];
-  for (const obj of r.clusterObjects) {
-    const file = `cluster/${clusterObjectFile(obj)}`;
-    if (tree.has(file)) throw new Error(`two cluster objects render to ${file}`);
-    tree.set(file, yamlFile(header, obj));
-  }
-  tree.set("flux/fluxinstance.yaml", yamlFile(header, r.fluxInstance));
-  return tree;
-}
-
-/**
- * Marks a folder `writeTree` wrote, and lists the files it wrote there (one per line): a later
- * run replaces and deletes only those, so `--out` can never cost anyone a file.
- */
-export const RENDER_MARKER = ".flux-platform-render";
-
-/** `writeTree` refused the folder: writing there could overwrite or delete others' files. */
-export class OutDirError extends Error {
-  constructor(
-    readonly dir: string,
-    reason: string,
-  ) {
-    super(`${dir}: ${reason}`);
-    this.name = "OutDirError";
-  }
-}
-
-const lstat = (p: string): fs.Stats | undefined => fs.lstatSync(p, { throwIfNoEntry: false });
-
-/** A path a tree or a marker may name: relative, normalised, inside the folder, one line. */
-function isTreePath(rel: string): boolean {
-  return (
-    rel !== "" &&
-    rel !== "." &&
-    rel !== RENDER_MARKER &&
-    !rel.startsWith("#") &&
-    !/[\\\n\r]/.test(rel) &&
-    !rel.endsWith("/") &&
-    !path.posix.isAbsolute(rel) &&
-    path.posix.normalize(rel) === rel &&
-    !rel.split("/").includes("..")
-  );
-}
-
-/**
- * The files an earlier run wrote into `out`, from its marker; none when `out` is new or empty.
- * @throws OutDirError for a file, or a folder that has other things in it and no marker
- */
-function ownedFiles(out: string): Set<string> {
-  const owned = new Set<string>();
-  const st = fs.statSync(out, { throwIfNoEntry: false });
-  if (!st) return owned;
-  if (!st.isDirectory()) {
-    throw new OutDirError(out, "is a file, not a folder; pass a new or empty folder");
-  }
-  const marker = path.join(out, RENDER_MARKER);
-  const mst = lstat(marker);
-  if (!mst) {
-    if (fs.readdirSync(out).length === 0) return owned;
-    throw new OutDirError(
-      out,
-      `is not empty and was not written by render (it has no ${RENDER_MARKER}); pass a new or empty folder`,
-    );
-  }
-  if (!mst.isFile()) {
-    throw new OutDirError(out, `${RENDER_MARKER} is not a file; pass a new or empty folder`);
-  }
-  for (const line of fs.readFileSync(marker, "utf8").split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    if (!isTreePath(line)) {
-      throw new OutDirError(
-        out,
-        `${RENDER_MARKER} lists ${JSON.stringify(line)}, which is not a path inside the folder; pass a new or empty folder`,
-      );
-    }
-    owned.add(line);
-  }
-  return owned;
-}
-
-/** The first folder above `rel` that exists in `out` but is not a real folder (a file, a link). */
-function blockedAt(out: string, rel: string): string | undefined {
-  const parts = rel.split("/");
-  for (let i = 1; i < parts.length; i++) {
-    const dir = parts.slice(0, i).join("/");
-    const st = lstat(path.join(out, dir));
-    if (!st) return undefined;
-    if (!st.isDirectory()) return dir;
-  }
-  return undefined;
-}
-
-function writeMarker(out: string, files: Iterable<string>): void {
-  const lines = [
-    "# Written by `npm run render` (flux-platform): the files it wrote into this folder. The next",
-    "# render replaces or deletes only these; anything else here is left alone.",
-    ...[...new Set(files)].sort(),
-  ];
-  fs.writeFileSync(path.join(out, RENDER_MARKER), `${lines.join("\n")}\n`);
-}
-
-/** Deletes a file an earlier run wrote, and the folders that held only such files. */
-function removeOwned(out: string, rel: string): void {
-  // A folder above it replaced by a link would lead the delete elsewhere: leave it.
-  if (blockedAt(out, rel) !== undefined) return;
-  const st = lstat(path.join(out, rel));
-  if (!st || st.isDirectory()) return;
-  fs.unlinkSync(path.join(out, rel));
-  for (let dir = path.posix.dirname(rel); dir !== "."; dir = path.posix.dirname(dir)) {
-    try {
-      fs.rmdirSync(path.join(out, dir));
-    } catch {
-      break; // not empty: something else lives there
-    }
-  }
-}
-
-/**
- * Writes the rendered tree into `out`: a new or empty folder, or one an earlier run wrote (it
- * holds RENDER_MARKER). There it replaces the files it wrote before and deletes those that
- * left the render; nothing else in the folder is touched.
- * @throws OutDirError, before writing anything, where that would overwrite or delete another file
- */
-export function writeTree(out: string, tree: Map<string, string>): void {
-  const files = [...tree.keys()].sort();
-  for (const rel of files) {
-    if (!isTreePath(rel)) throw new Error(`rendered tree: ${JSON.stringify(rel)} is not a path`);
-  }
-  const owned = ownedFiles(out);
-  const stale = [...owned].filter((rel) => !tree.has(rel));
-  for (const rel of files) {
-    const blocked = blockedAt(out, rel);
-    if (blocked !== undefined && !(owned.has(blocked) && !tree.has(blocked))) {
-      throw new OutDirError(
-        out,
-        `${blocked} is in the way of ${rel} and was not written by render; move it away, or pass a new or empty folder`,
-      );
-    }
-    const st = blocked === undefined ? lstat(path.join(out, rel)) : undefined;
-    if (st && (st.isDirectory() || !owned.has(rel))) {
-      throw new OutDirError(
-        out,
-        `${rel} is there and was not written by render; move it away, or pass a new or empty folder`,
-      );
-    }
-  }
-  fs.mkdirSync(out, { recursive: true });
-  // Listed before they exist: an interrupted run still knows every file it may have written.
-  writeMarker(out, [...owned, ...files]);
-  for (const rel of stale) removeOwned(out, rel);
-  for (const rel of files) {
-    const file = path.join(out, rel);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    // An earlier run's file, or whatever took its place: replaced, never written through.
-    fs.rmSync(file, { force: true });
-    fs.writeFileSync(file, tree.get(rel)!, { flag: "wx" });
-  }
-  writeMarker(out, files);
-}
+  show,
+} from "../config";
 
 /** A stack or project file Pulumi would refuse (missing, bad YAML, wrong shape): one line. */
 export class StackFileError extends Error {
@@ -561,7 +356,7 @@ function applyProject(y: YamlFile, stack: EngineConfig): void {
  */
 function projectFileFor(stackFile: string): string {
   const beside = path.join(path.dirname(stackFile), "Pulumi.yaml");
-  return fs.existsSync(beside) ? beside : path.resolve(__dirname, "..", "Pulumi.yaml");
+  return fs.existsSync(beside) ? beside : path.resolve(__dirname, "..", "..", "Pulumi.yaml");
 }
 
 /**
@@ -619,36 +414,4 @@ export function loadStackFile(dir: string, stack: string): PlatformConfig {
     );
   }
   return loadConfig(raw, stack);
-}
-
-/**
- * The files a stack writes into one repository, by path: all rendered files, except that
- * an adopting stack leaves a shared sync file (the platform README) to the stack that
- * created the repository. Shared scaffold files are declared by every stack: they are
- * written only where missing, so whichever stack comes first writes them once. Section
- * files are declared by every stack too, adopting or not: each writes its own block of one
- * shared file.
- */
-export function writtenFiles(
-  files: readonly RepoFile[],
-  adopt: boolean,
-): Record<string, DesiredFile> {
-  const out: Record<string, DesiredFile> = {};
-  for (const f of files) {
-    if (!(adopt && f.mode === "sync" && f.shared))
-      out[f.path] = { mode: f.mode, content: f.content };
-  }
-  return out;
-}
-
-/** The files with each placeholder text replaced by its value (see GitopsRepoArgs.placeholders). */
-export function fillPlaceholders(
-  files: Record<string, DesiredFile>,
-  values: Readonly<Record<string, string>>,
-): Record<string, DesiredFile> {
-  const fill = (text: string) =>
-    Object.entries(values).reduce((t, [from, to]) => t.replaceAll(from, () => to), text);
-  return Object.fromEntries(
-    Object.entries(files).map(([p, f]) => [p, { ...f, content: fill(f.content) }]),
-  );
 }

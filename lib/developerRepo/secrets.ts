@@ -23,10 +23,9 @@
  *   `mac_only_encrypted`: kustomize adds the namespace and annotations to the manifest before
  *   kustomize-controller decrypts it, which would break a MAC over every value.
  */
-import type { PlatformConfig } from "./config";
-import type { RepoFile } from "./platformRepo";
-import { SECRETS_COMPONENT, secretsName } from "./names";
-import { yamlFile } from "./yaml";
+import type { PlatformConfig } from "../config";
+import { SECRETS_COMPONENT, secretsName } from "../names";
+import { yamlFile, type RepoFile } from "../yaml";
 
 /** SOPS's configuration, at the repository root (sops looks for it from the working directory up). */
 export const SOPS_CONFIG = ".sops.yaml";

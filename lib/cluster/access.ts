@@ -12,11 +12,10 @@
  * one while its objects are created or deleted. It needs no parameter objects and no
  * controller: `admissionregistration.k8s.io/v1`, GA since Kubernetes 1.30.
  */
-import type { K8sObject } from "./clusterObjects";
-import type { PlatformConfig, ServiceConfig } from "./config";
-import { FLUX_NAMESPACE, configAccountName, configMapName, secretsName } from "./names";
+import { LABELS, type K8sObject } from "../objects";
+import type { PlatformConfig, ServiceConfig } from "../config";
+import { FLUX_NAMESPACE, configAccountName, configMapName, secretsName } from "../names";
 
-const LABELS = { "app.kubernetes.io/part-of": "flux-platform" };
 export const CONFIG_POLICY = "flux-platform-developer-config";
 /** What every config account's user name starts with; the rest is the service's name. */
 export const CONFIG_ACCOUNT_PREFIX = `system:serviceaccount:${FLUX_NAMESPACE}:${configAccountName("")}`;

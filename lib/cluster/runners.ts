@@ -4,7 +4,7 @@
  * stacks run only on a self-hosted runner on the machine that runs minikube, registered
  * with the label below; kubeconfig stacks (EKS, GKE, AKS) run on GitHub-hosted runners.
  */
-import type { ClusterConfig } from "./config";
+import type { ClusterConfig } from "../config";
 
 /** Label of the self-hosted runner on the machine that runs the minikube profiles. */
 export const MINIKUBE_RUNNER_LABEL = "flux-platform-minikube";

@@ -9,9 +9,9 @@
  * selection itself, is maintained by Flux maintainers, and its FluxInstance reports Ready
  * only when the controllers run, which gives Pulumi a precise point to wait for.
  */
-import type { PlatformConfig } from "./config";
-import type { K8sObject } from "./clusterObjects";
-import { FLUX_NAMESPACE, WAIT_FOR_READY } from "./names";
+import type { PlatformConfig } from "../config";
+import type { K8sObject } from "../objects";
+import { FLUX_NAMESPACE, WAIT_FOR_READY } from "../names";
 
 /** Flux Operator Helm chart, pinned. */
 export const FLUX_OPERATOR_CHART = {

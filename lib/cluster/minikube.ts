@@ -4,7 +4,7 @@
  * into the text, so no value can change what the script does. Tests run these exact
  * scripts against recording doubles of `minikube` and `kubectl`.
  */
-import type { MinikubeCluster } from "./config";
+import type { MinikubeCluster } from "../config";
 
 /**
  * What the profile Command prints on stdout once its create or update ran: the mark that

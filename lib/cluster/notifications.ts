@@ -4,9 +4,10 @@
  * Tokens are placeholders here; the program fills them in as secrets.
  */
 import * as crypto from "node:crypto";
-import { KEY_PLACEHOLDER, LABELS, fluxSecret, repoName, type K8sObject } from "./clusterObjects";
-import type { PlatformConfig } from "./config";
-import { GATEWAY } from "./gateway";
+import { LABELS, type K8sObject } from "../objects";
+import { GATEWAY } from "../platformRepo";
+import { KEY_PLACEHOLDER, fluxSecret, repoName } from "./sources";
+import type { PlatformConfig } from "../config";
 import {
   FLUX_NAMESPACE,
   RECEIVER_ROUTE,
@@ -15,7 +16,7 @@ import {
   githubAppSecretName,
   sourceName,
   type RepoRole,
-} from "./names";
+} from "../names";
 
 export const COMMIT_STATUS_SECRET = "commit-status-token";
 export const statusProviderName = (role: RepoRole): string => `${sourceName(role)}-status`;

@@ -10,7 +10,7 @@
  * retired; Traefik and NGINX Gateway Fabric need the CRDs installed separately.)
  */
 
-import type { PlatformConfig, ServiceConfig } from "./config";
+import type { PlatformConfig, ServiceConfig } from "../config";
 
 /** Whether a service gets an HTTPRoute: its `ingress` is on, and so is the Gateway. */
 export function routed(cfg: PlatformConfig, s: ServiceConfig): boolean {
