@@ -17,8 +17,7 @@ import {
   writeTree,
   type RenderedStack,
 } from "../lib/render";
-import { kustomizeControllerFlags } from "../lib/cluster";
-import { webhookUrl } from "../lib/cluster";
+import { IN_MEMORY_BUILDS_PATCH, kustomizeControllerFlags, webhookUrl } from "../lib/cluster";
 import { POLICIES } from "../lib/platformRepo/policies";
 import { parseYamlDocs } from "../lib/yaml";
 import { GITHUB_KNOWN_HOSTS, KEY_PLACEHOLDER, KNOWN_HOSTS_PLACEHOLDER } from "../lib/cluster";
@@ -155,6 +154,57 @@ describe("Flux sized for the platform", () => {
     expect(kustomizeControllerFlags("large")).to.deep.equal([
       "--concurrent=20",
       "--requeue-dependency=5s",
+    ]);
+  });
+
+  it("puts kustomize-controller's /tmp in memory from medium up, and the patch does that under kustomize", () => {
+    const on = loadStackFile(ROOT, "dev");
+    const patches = (n: number) => {
+      const services = Array.from({ length: n }, (_, i) => ({ ...on.services[0], name: `s${i}` }));
+      const spec = renderStack({ ...on, services }).fluxInstance.spec as {
+        kustomize?: { patches: unknown[] };
+      };
+      return spec.kustomize?.patches;
+    };
+    expect(patches(10)).to.equal(undefined);
+    expect(patches(11)).to.deep.equal([IN_MEMORY_BUILDS_PATCH]);
+    expect(patches(300)).to.deep.equal([IN_MEMORY_BUILDS_PATCH]);
+    // The Flux Operator applies FluxInstance patches with kustomize: applied here by kubectl's
+    // kustomize to the volume part of kustomize-controller v1.9.4's config/manager/deployment.yaml.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "in-memory-builds-"));
+    const deployment = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "kustomize-controller", namespace: "flux-system" },
+      spec: {
+        selector: { matchLabels: { app: "kustomize-controller" } },
+        template: {
+          metadata: { labels: { app: "kustomize-controller" } },
+          spec: {
+            containers: [
+              {
+                name: "manager",
+                image: "ghcr.io/fluxcd/kustomize-controller:v1.9.4",
+                volumeMounts: [{ name: "temp", mountPath: "/tmp" }],
+              },
+            ],
+            volumes: [{ name: "temp", emptyDir: {} }],
+          },
+        },
+      },
+    };
+    fs.writeFileSync(path.join(dir, "deployment.yaml"), JSON.stringify(deployment));
+    fs.writeFileSync(
+      path.join(dir, "kustomization.yaml"),
+      JSON.stringify({ resources: ["deployment.yaml"], patches: [IN_MEMORY_BUILDS_PATCH] }),
+    );
+    const [out] = kustomizeBuild(dir) as unknown as (typeof deployment)[];
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(out.spec.template.spec.volumes).to.deep.equal([
+      { name: "temp", emptyDir: { medium: "Memory" } },
+    ]);
+    expect(out.spec.template.spec.containers[0].volumeMounts).to.deep.equal([
+      { name: "temp", mountPath: "/tmp" },
     ]);
   });
 });

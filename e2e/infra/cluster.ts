@@ -2,6 +2,7 @@
  * A Kubernetes cluster: kwokctl (binary runtime, the toolchain's binaries, fake nodes) with
  * kube-apiserver, etcd, controller-manager and scheduler, and Flux on it (flux.ts).
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { installFluxCrds, startFluxControllers } from "./flux";
 import { run, sleep, startProcess, waitFor } from "./procs";
@@ -62,6 +63,10 @@ export async function startCluster(
   const flux = await startFluxControllers(t, kubeconfig, runDir, name, startProcess, {
     services,
   });
+  if (flux.memoryTmp) {
+    const tmp = flux.memoryTmp;
+    stops.push(async () => fs.rmSync(tmp, { recursive: true, force: true }));
+  }
   return {
     kubeconfig,
     context: `kwok-${name}`,

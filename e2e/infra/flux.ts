@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { fluxSize, kustomizeControllerFlags } from "../../lib/cluster";
+import { fluxSize, inMemoryBuilds, kustomizeControllerFlags } from "../../lib/cluster";
 import type { Kubectl } from "./cluster";
 import { freePort, waitFor } from "./procs";
 import type { Toolchain } from "./toolchain";
@@ -51,7 +51,12 @@ export async function startFluxControllers(
     /** source-controller's artifact address (a restart that keeps its artifacts keeps it too). */
     storagePort?: number;
   } = {},
-): Promise<{ receiverUrl: string; storagePort: number }> {
+): Promise<{
+  receiverUrl: string;
+  storagePort: number;
+  /** kustomize-controller's tmpfs folder, when it has one: the caller removes it at the end. */
+  memoryTmp?: string;
+}> {
   const b = (x: string) => path.join(t.bin, x);
   const env = { ...process.env, PATH: `${t.bin}:${process.env.PATH}` };
   const fluxEnv = { ...env, KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: "flux-system" };
@@ -90,17 +95,28 @@ export async function startFluxControllers(
     ],
     { env: fluxEnv, log: path.join(dir, `source-controller-${name}.log`) },
   );
+  // The FluxInstance's in-memory builds (lib/cluster/fluxInstall.ts `inMemoryBuilds`): the
+  // host process unpacks artifacts into a tmpfs, as the pod would into its `medium: Memory`
+  // /tmp; below that size, into the run folder's disk, as the pod's plain emptyDir.
+  const size = fluxSize(services);
+  const kcTmp =
+    inMemoryBuilds(size) && fs.existsSync("/dev/shm")
+      ? fs.mkdtempSync(path.join("/dev/shm", `flux-platform-kc-${name}-`))
+      : undefined;
   spawn(
     `kustomize-controller-${name}`,
     b("kustomize-controller"),
     [
       `--metrics-addr=127.0.0.1:${ports[2]}`,
       `--health-addr=127.0.0.1:${ports[3]}`,
-      ...kustomizeControllerFlags(fluxSize(services)),
+      ...kustomizeControllerFlags(size),
       ...eventsTo,
       "--log-level=debug",
     ],
-    { env: fluxEnv, log: path.join(dir, `kustomize-controller-${name}.log`) },
+    {
+      env: kcTmp ? { ...fluxEnv, TMPDIR: kcTmp } : fluxEnv,
+      log: path.join(dir, `kustomize-controller-${name}.log`),
+    },
   );
   for (const p of [ports[1], ports[3], ...(notifications ? [ports[7]] : [])]) {
     await waitFor(
@@ -113,5 +129,5 @@ export async function startFluxControllers(
       500,
     );
   }
-  return { receiverUrl: `http://127.0.0.1:${ports[5]}`, storagePort: storage };
+  return { receiverUrl: `http://127.0.0.1:${ports[5]}`, storagePort: storage, memoryTmp: kcTmp };
 }

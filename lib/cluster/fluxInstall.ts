@@ -47,6 +47,40 @@ export function fluxSize(services: number): FluxSize {
   return services <= 10 ? "small" : services <= 50 ? "medium" : "large";
 }
 
+/**
+ * From `medium` up, kustomize-controller unpacks each source artifact into memory instead of
+ * the node's disk: its `temp` volume (mounted at /tmp, an `emptyDir` in Flux's own
+ * manifests) becomes `medium: Memory`, Flux's documented "in-memory kustomize builds"
+ * (Flux docs, vertical scaling). Why: every reconcile of every Kustomization unpacks the
+ * whole artifact of its repo (kustomize-controller v1.9.4 calls pkg/tar `Untar` without a
+ * filter) and deletes it after, so the file creations grow with the number of services;
+ * at 300 services on this repo's machine they were 75-83% of the controller's CPU
+ * (docs/performance.md). The memory it costs is the unpacked repo (about 2 MB at 300
+ * services) times the reconciles running at once, inside the controller's memory limit.
+ */
+export function inMemoryBuilds(size: FluxSize): boolean {
+  return size !== "small";
+}
+
+/** The FluxInstance patch that puts kustomize-controller's /tmp in memory (a strategic merge on the volume by name). */
+export const IN_MEMORY_BUILDS_PATCH = {
+  target: { kind: "Deployment", name: "kustomize-controller" },
+  patch: [
+    "apiVersion: apps/v1",
+    "kind: Deployment",
+    "metadata:",
+    "  name: kustomize-controller",
+    "spec:",
+    "  template:",
+    "    spec:",
+    "      volumes:",
+    "        - name: temp",
+    "          emptyDir:",
+    "            medium: Memory",
+    "",
+  ].join("\n"),
+} as const;
+
 /** kustomize-controller's flags for a size: the same the operator's profile sets. */
 export function kustomizeControllerFlags(size: FluxSize): string[] {
   const s = FLUX_SIZES[size];
@@ -54,6 +88,7 @@ export function kustomizeControllerFlags(size: FluxSize): string[] {
 }
 
 export function fluxInstance(cfg: PlatformConfig): K8sObject {
+  const size = fluxSize(cfg.services.length);
   return {
     apiVersion: "fluxcd.controlplane.io/v1",
     kind: "FluxInstance",
@@ -73,11 +108,12 @@ export function fluxInstance(cfg: PlatformConfig): K8sObject {
       cluster: {
         type: "kubernetes",
         // Controllers' concurrency and dependency requeue from the number of services.
-        size: fluxSize(cfg.services.length),
+        size,
         multitenant: false,
         networkPolicy: true,
         domain: "cluster.local",
       },
+      ...(inMemoryBuilds(size) ? { kustomize: { patches: [IN_MEMORY_BUILDS_PATCH] } } : {}),
     },
   };
 }
