@@ -12,6 +12,7 @@
 import type { PlatformConfig } from "../config";
 import type { K8sObject } from "../objects";
 import { FLUX_NAMESPACE, WAIT_FOR_READY } from "../names";
+import { toYaml } from "../yaml";
 
 /** Flux Operator Helm chart, pinned. */
 export const FLUX_OPERATOR_CHART = {
@@ -65,20 +66,12 @@ export function inMemoryBuilds(size: FluxSize): boolean {
 /** The FluxInstance patch that puts kustomize-controller's /tmp in memory (a strategic merge on the volume by name). */
 export const IN_MEMORY_BUILDS_PATCH = {
   target: { kind: "Deployment", name: "kustomize-controller" },
-  patch: [
-    "apiVersion: apps/v1",
-    "kind: Deployment",
-    "metadata:",
-    "  name: kustomize-controller",
-    "spec:",
-    "  template:",
-    "    spec:",
-    "      volumes:",
-    "        - name: temp",
-    "          emptyDir:",
-    "            medium: Memory",
-    "",
-  ].join("\n"),
+  patch: toYaml({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "kustomize-controller" },
+    spec: { template: { spec: { volumes: [{ name: "temp", emptyDir: { medium: "Memory" } }] } } },
+  }),
 } as const;
 
 /** kustomize-controller's flags for a size: the same the operator's profile sets. */
