@@ -75,14 +75,25 @@ export async function createStack(
     GITHUB_TOKEN: "",
   };
   const log = path.join(runDir, `pulumi-${name}.log`);
+  // `E2E_PULUMI_PROFILE=<folder>`: each command also writes the CLI's own CPU and memory
+  // profiles and execution trace (`--profiling <folder>/<command>-<n>`, read with
+  // `go tool pprof`), to see where the engine spends an up (docs/performance.md).
+  const profileDir = process.env.E2E_PULUMI_PROFILE;
+  let profiled = 0;
+  const profiling = (cmd: string) =>
+    profileDir ? ["--profiling", path.join(profileDir, `${cmd}-${++profiled}`)] : [];
   const pulumi = (args: string[], timeoutMs = 20 * 60_000, killer?: (kill: () => void) => void) =>
-    run("pulumi", [...args, "--stack", name, "--non-interactive", "--color", "never"], {
-      env,
-      cwd: dir,
-      log,
-      timeoutMs,
-      killer,
-    });
+    run(
+      "pulumi",
+      [...args, ...profiling(args[0]), "--stack", name, "--non-interactive", "--color", "never"],
+      {
+        env,
+        cwd: dir,
+        log,
+        timeoutMs,
+        killer,
+      },
+    );
   fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify({ config }));
   const init = await run("pulumi", ["stack", "init", name, "--non-interactive"], {
     env,
