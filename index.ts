@@ -213,7 +213,7 @@ async function main() {
     (s) =>
       new FluxService(
         `service-${s.name}`,
-        { access: s.access, config: s.config, app: s.app, kube },
+        { account: s.account, config: s.config, app: s.app, kube },
         // The last infrastructure Kustomization and the age key's Secret, each after everything
         // else the service needs (Flux, the sources, the namespace): not the components, which
         // the SDK expands to every child of theirs, in each service object's state.

@@ -3,8 +3,8 @@ import type { K8sObject } from "../lib/cluster";
 import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
 
 export interface FluxServiceArgs {
-  /** The ServiceAccount its config Kustomization impersonates and its RoleBinding. */
-  readonly access: readonly K8sObject[];
+  /** The ServiceAccount its config Kustomization impersonates (its rights: one shared binding). */
+  readonly account: K8sObject;
   /** The service's developer-config Kustomization (config-<service>). */
   readonly config: K8sObject;
   /** The service's platform Kustomization (app-<service>). */
@@ -30,12 +30,8 @@ export class FluxService extends pulumi.ComponentResource {
     // Each object names only the one before it (the first ones, what the service waits for):
     // the order, and its reverse on delete, follow through them, and every name listed here is
     // written into the state with each of the up's checkpoints (docs/performance.md).
-    const access = args.access.map((o) =>
-      kubeObject(this, name, o, args.kube, { dependsOn: after }),
-    );
-    const config = kubeObject(this, name, args.config, args.kube, {
-      dependsOn: access.length > 0 ? access : after,
-    });
+    const account = kubeObject(this, name, args.account, args.kube, { dependsOn: after });
+    const config = kubeObject(this, name, args.config, args.kube, { dependsOn: [account] });
     this.app = kubeObject(this, name, args.app, args.kube, { dependsOn: [config] });
     this.kustomizations = pulumi.output([args.config.metadata.name, args.app.metadata.name]);
     this.registerOutputs({ kustomizations: this.kustomizations });

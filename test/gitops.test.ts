@@ -950,8 +950,40 @@ for (const stack of STACKS) {
       ]);
     });
 
-    it("applies each service's config as its own account, bound in the app namespace to the one ConfigMap-and-Secret ClusterRole", () => {
+    it("applies each service's config as its own account, whose group is bound in the app namespace only to the one ConfigMap-and-Secret ClusterRole", () => {
       const ns = rendered.config.appNamespace;
+      // Every binding of the shared role: one RoleBinding in the app namespace, to the group
+      // the API server gives every flux-system account, impersonated by name or not.
+      const bindings = all().filter(
+        (o) =>
+          (o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding") &&
+          (o.roleRef as { name: string }).name === "flux-platform-developer-config",
+      );
+      expect(bindings.map(id)).to.deep.equal([`RoleBinding/${ns}/flux-platform-developer-config`]);
+      expect(bindings[0].roleRef).to.deep.equal({
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "ClusterRole",
+        name: "flux-platform-developer-config",
+      });
+      expect(bindings[0].subjects).to.deep.equal([
+        {
+          apiGroup: "rbac.authorization.k8s.io",
+          kind: "Group",
+          name: `system:serviceaccounts:${FLUX_NAMESPACE}`,
+        },
+      ]);
+      // No other binding names a config account or its namespace's group.
+      const grants = all().filter(
+        (o) =>
+          (o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding") &&
+          ((o.subjects ?? []) as { kind: string; name: string }[]).some(
+            (x) =>
+              x.name.startsWith("config-") ||
+              x.name === `system:serviceaccounts:${FLUX_NAMESPACE}` ||
+              x.name === "system:serviceaccounts",
+          ),
+      );
+      expect(grants.map(id)).to.deep.equal(bindings.map(id));
       for (const s of rendered.config.services) {
         const account = `config-${s.name}`;
         const spec = builds.get(`config-${s.name}`)!.ks.spec as {
@@ -960,21 +992,10 @@ for (const stack of STACKS) {
         };
         expect(spec.serviceAccountName).to.equal(account);
         expect(spec.sourceRef.name).to.equal("flux-developer");
-        const bindings = all().filter(
-          (o) =>
-            (o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding") &&
-            (o.subjects as { kind: string; name: string; namespace: string }[]).some(
-              (x) =>
-                x.kind === "ServiceAccount" && x.name === account && x.namespace === FLUX_NAMESPACE,
-            ),
-        );
-        expect(bindings.map(id)).to.deep.equal([`RoleBinding/${ns}/${account}`]);
-        const binding = all().find((o) => id(o) === `RoleBinding/${ns}/${account}`)!;
-        expect(binding.roleRef).to.deep.equal({
-          apiGroup: "rbac.authorization.k8s.io",
-          kind: "ClusterRole",
-          name: "flux-platform-developer-config",
-        });
+        // Its account, in flux-system: so in the group the one binding above names.
+        expect(
+          all().filter((o) => id(o) === `ServiceAccount/${FLUX_NAMESPACE}/${account}`),
+        ).to.have.length(1);
         // Everything the service's config Kustomization applies is its own ConfigMap.
         for (const obj of builds.get(`config-${s.name}`)!.objects) {
           expect(`${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}`).to.equal(

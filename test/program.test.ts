@@ -154,9 +154,9 @@ const COUNTS: Record<string, Record<string, number>> = {
     "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy": 1,
     "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding": 1,
     "kubernetes:core/v1:ServiceAccount": 3,
-    // One role for every config account; each service only binds it in the app namespace.
+    // One role for every config account, bound once in the app namespace to their group.
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": 1,
-    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 3,
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 1,
     "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization": 9,
     "flux-platform:index:FluxService": 3,
   },
@@ -515,8 +515,12 @@ for (const stack of ["dev", "prd"]) {
         expect(ks(`service-${s.name}-kustomization-app-${s.name}`).dependencies).to.include(
           config.urn,
         );
-        // Only the one before it: no component expanded into every child of its.
-        expect(config.dependencies, config.name).to.have.length(2);
+        // Only the one before it, the service's account: no component expanded into every
+        // child of its.
+        const account = byType("kubernetes:core/v1:ServiceAccount").find(
+          (r) => r.name === `service-${s.name}-serviceaccount-config-${s.name}`,
+        )!;
+        expect(config.dependencies, config.name).to.deep.equal([account.urn]);
       }
     });
 

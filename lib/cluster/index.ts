@@ -44,8 +44,8 @@ export interface ClusterObjects {
   readonly secretsKey: K8sObject;
   readonly services: readonly {
     readonly name: string;
-    /** The ServiceAccount its config Kustomization impersonates and its RoleBinding. */
-    readonly access: readonly K8sObject[];
+    /** The ServiceAccount its config Kustomization impersonates (`access.ts`). */
+    readonly account: K8sObject;
     readonly config: K8sObject;
     readonly app: K8sObject;
   }[];
@@ -67,7 +67,7 @@ export function renderClusterObjects(cfg: PlatformConfig): ClusterObjects {
     secretsKey: sopsAgeSecret(cfg),
     services: cfg.services.map((s) => {
       const [config, app] = serviceKustomizations(cfg, s);
-      return { name: s.name, access: configAccount(cfg, s), config, app };
+      return { name: s.name, account: configAccount(s), config, app };
     }),
     notifications: commitStatusObjects(cfg),
     receivers: receiverObjects(cfg),
@@ -81,7 +81,7 @@ export function allClusterObjects(c: ClusterObjects): K8sObject[] {
     ...REPO_ROLES.flatMap((role) => [c.sources[role].secret, c.sources[role].gitRepository]),
     ...c.infrastructure,
     c.secretsKey,
-    ...c.services.flatMap((s) => [...s.access, s.config, s.app]),
+    ...c.services.flatMap((s) => [s.account, s.config, s.app]),
     ...c.notifications,
     ...c.receivers,
   ];
