@@ -17,8 +17,8 @@ export interface PlatformInfrastructureArgs {
  */
 export class PlatformInfrastructure extends pulumi.ComponentResource {
   /**
-   * What services depend on: the last infrastructure Kustomization, which comes after every
-   * other child (or, with every infrastructure component off, the base objects).
+   * What services depend on: the last infrastructure Kustomization (or, with every
+   * infrastructure component off, the last base object), which comes after every other child.
    */
   public readonly ready: readonly pulumi.Resource[];
 
@@ -29,11 +29,12 @@ export class PlatformInfrastructure extends pulumi.ComponentResource {
   ) {
     super("flux-platform:index:PlatformInfrastructure", name, {}, opts);
     const after = inheritedDependsOn(opts);
-    const base = args.base.map((obj) =>
-      kubeObject(this, name, obj, args.kube, { dependsOn: after }),
-    );
-    let previous: pulumi.Resource[] = base;
-    for (const obj of args.kustomizations) {
+    // One chain, base objects first, each naming only the one before it: whatever is on, the
+    // last object comes after every other, so `ready` is always one resource and each
+    // service object names one anchor here, not every base object (each name is written
+    // into the state with each of the up's checkpoints: docs/performance.md).
+    let previous: pulumi.Resource[] = [];
+    for (const obj of [...args.base, ...args.kustomizations]) {
       previous = [kubeObject(this, name, obj, args.kube, { dependsOn: [...after, ...previous] })];
     }
     this.ready = previous;

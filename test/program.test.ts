@@ -695,6 +695,24 @@ describe("program under mocks: GitHub Enterprise Server, Flux already installed,
     expect(ks).to.have.length(6);
   });
 
+  it("anchors each service on the last base object, not on every one of them", () => {
+    // With no infrastructure Kustomization the base objects are one chain, so a service's
+    // first objects name two anchors (that chain's end and the age key), whatever is on.
+    const base = registrations.filter(
+      (r) => r.name.startsWith("infrastructure-") && r.type.startsWith("kubernetes:"),
+    );
+    expect(base.length).to.be.greaterThan(2);
+    const last = base[base.length - 1];
+    for (const r of registrations.filter((x) => /^service-[^-]+$/.test(x.name))) {
+      expect(r.dependencies, r.name).to.have.length(2);
+      expect(r.dependencies, r.name).to.include(last.urn);
+    }
+    for (const r of byType("kubernetes:core/v1:ServiceAccount")) {
+      expect(r.dependencies, r.name).to.have.length(2);
+      expect(r.dependencies, r.name).to.include(last.urn);
+    }
+  });
+
   it("reads the repositories over the server's SSH port, trusting the host keys its /meta publishes", () => {
     expect(standin.requests.filter((q) => q.path === "/meta")).to.have.length(1);
     const repo = byType("kubernetes:source.toolkit.fluxcd.io/v1:GitRepository").find(
