@@ -1,12 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { githubClient } from "../lib/github/api";
-import {
-  ownedBy,
-  planChanges,
-  spliceSection,
-  type DesiredFiles,
-  type Owned,
-} from "../lib/github/plan";
+import { planChanges, spliceSection, type DesiredFiles, type Owned } from "../lib/github/plan";
 import { readBranch, readSectionTexts, writeFiles, type RepoTarget } from "../lib/github/writer";
 
 /**
@@ -41,7 +35,12 @@ export interface RepositoryFilesArgs {
 /** One file as the preview shows it; `note` says what the commit does with it, if anything. */
 export interface FileInput {
   readonly mode: "sync" | "scaffold" | "section";
-  readonly content: string;
+  /**
+   * Unset once checked for a scaffold already in the repository: it is its owners', never
+   * written again, so the state keeps no copy of it (at 300 services the developer repo's
+   * 900 scaffolds were a tenth of the state, which the file backend writes at every step).
+   */
+  readonly content?: string;
   readonly note?: string;
   /**
    * A section file once checked: the stack's own content (the file as it writes it when
@@ -88,13 +87,17 @@ const target = (i: Inputs): RepoTarget => ({
   branch: i.branch,
 });
 const client = (i: Inputs) => githubClient({ token: i.token, baseUrl: i.baseUrl || undefined });
+/** What the commit writes: every file with content (a kept scaffold has none). */
 const desired = (i: Inputs): DesiredFiles =>
   Object.fromEntries(
-    Object.entries(i.files).map(([p, f]) => [
-      p,
-      { mode: f.mode, content: f.mode === "section" ? (f.template ?? f.content) : f.content },
-    ]),
+    Object.entries(i.files).flatMap(([p, f]) => {
+      const content = f.mode === "section" ? (f.template ?? f.content) : f.content;
+      return content === undefined ? [] : [[p, { mode: f.mode, content }]];
+    }),
   );
+/** What the stack owns: every file it declares, kept scaffolds included. */
+const owns = (i: Inputs): Owned =>
+  Object.fromEntries(Object.entries(i.files).map(([p, f]) => [p, f.mode]));
 
 /**
  * The branch as it is (path -> blob SHA, and the text of its section files), or empty when
@@ -121,7 +124,7 @@ async function write(i: Inputs, owned: Owned): Promise<Outputs> {
     repository: i.repository,
     branch: i.branch,
     head: r.head,
-    owned: ownedBy(desired(i)),
+    owned: owns(i),
   };
 }
 
@@ -129,7 +132,7 @@ export const repositoryFilesProvider: pulumi.dynamic.ResourceProvider<Inputs, Ou
   async check(olds: Partial<Inputs>, news: Inputs) {
     if (!known(news) || typeof news.files !== "object") return { inputs: news };
     const live = await liveFiles(news);
-    const owned = olds?.files ? ownedBy(desired(olds as Inputs)) : {};
+    const owned = olds?.files ? owns(olds as Inputs) : {};
     const plan = planChanges(desired(news), live.files, owned, live.texts);
     const changed = new Set(plan.map((c) => c.path));
     const files: Record<string, FileInput> = {};
@@ -139,14 +142,15 @@ export const repositoryFilesProvider: pulumi.dynamic.ResourceProvider<Inputs, Ou
       if (f.mode === "section") {
         // What the commit leaves (or what is there already), not this stack's template.
         const template = f.template ?? f.content;
+        if (template === undefined) throw new Error(`${p}: a section file without content`);
         const text = live.texts.get(p);
         const content = text === undefined ? template : spliceSection(text, template);
         const was = previous?.template ?? previous?.content;
         const note = changed.has(p) && was === template ? { note: NOTES.putBack } : {};
         files[p] = { mode: f.mode, content, template, ...note };
       } else if (f.mode === "scaffold" && !changed.has(p)) {
-        // Not written: show what the repository keeps, not the template.
-        files[p] = { mode: f.mode, content: previous?.content ?? f.content, note: NOTES.kept };
+        // Not written, and its owners' now: no content, neither the template nor a copy.
+        files[p] = { mode: f.mode, note: NOTES.kept };
       } else if (changed.has(p) && previous?.content === f.content) {
         files[p] = { ...base, note: NOTES.putBack };
       } else {

@@ -114,15 +114,35 @@ describe("RepositoryFiles dynamic provider, serialized as the Pulumi host loads 
     };
     const checked = (await provider.check(inputs, template)).inputs!;
     expect(checked.files["beetle/dev/kustomization.yaml"].note).to.equal(NOTES.putBack);
+    // The kept scaffold is marked, and carries no content (its owners', not the state's).
     expect(checked.files["beetle/dev/config.yaml"]).to.deep.equal({
       mode: "scaffold",
-      content: "logLevel: info\n",
       note: NOTES.kept,
     });
     expect((await provider.diff(created.id, created.outs!, checked)).changes).to.equal(true);
-    await provider.update(created.id, created.outs!, checked);
+    const updated = await provider.update(created.id, created.outs!, checked);
     expect(await show("beetle/dev/kustomization.yaml")).to.equal("kind: Kustomization\n");
     expect(await show("beetle/dev/config.yaml")).to.equal("logLevel: debug\n");
+    // Still owned, so never written again: deleted by its owners, it stays deleted.
+    expect(updated.outs!.owned).to.deep.equal(created.outs!.owned);
+    await gitOk(work, ["pull", "-q", "origin", "main"]);
+    await gitOk(work, ["rm", "-q", "beetle/dev/config.yaml"]);
+    await gitOk(work, [
+      "-c",
+      "user.name=dev",
+      "-c",
+      "user.email=dev@example.com",
+      "commit",
+      "-qm",
+      "drop the config",
+    ]);
+    await gitOk(work, ["push", "-q", "origin", "main"]);
+    const again = (await provider.check(checked, template)).inputs!;
+    expect(again.files["beetle/dev/config.yaml"]).to.deep.equal({
+      mode: "scaffold",
+      note: NOTES.kept,
+    });
+    expect((await provider.diff(created.id, updated.outs!, again)).changes).to.equal(false);
   });
 
   it("section file: previews the whole file it leaves, writes only its own block, then finds nothing to do", async () => {
