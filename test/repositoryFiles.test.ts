@@ -19,6 +19,9 @@ const requireFromString = require("require-from-string") as (src: string) => {
 type Provider = Required<typeof repositoryFilesProvider>;
 const TOKEN = "ghp_standin_token";
 
+/** A person committing in a clone. */
+const DEV = ["-c", "user.name=dev", "-c", "user.email=dev@example.com"];
+
 describe("RepositoryFiles dynamic provider, serialized as the Pulumi host loads it", function () {
   this.timeout(60_000);
   let standin: StandIn;
@@ -94,15 +97,7 @@ describe("RepositoryFiles dynamic provider, serialized as the Pulumi host loads 
     await gitOk(work, ["clone", "-q", dir, "."]);
     fs.writeFileSync(path.join(work, "beetle/dev/config.yaml"), "logLevel: debug\n");
     fs.writeFileSync(path.join(work, "beetle/dev/kustomization.yaml"), "edited\n");
-    await gitOk(work, [
-      "-c",
-      "user.name=dev",
-      "-c",
-      "user.email=dev@example.com",
-      "commit",
-      "-qam",
-      "edit",
-    ]);
+    await gitOk(work, [...DEV, "commit", "-qam", "edit"]);
     await gitOk(work, ["push", "-q", "origin", "main"]);
 
     const template = {
@@ -127,15 +122,7 @@ describe("RepositoryFiles dynamic provider, serialized as the Pulumi host loads 
     expect(updated.outs!.owned).to.deep.equal(created.outs!.owned);
     await gitOk(work, ["pull", "-q", "origin", "main"]);
     await gitOk(work, ["rm", "-q", "beetle/dev/config.yaml"]);
-    await gitOk(work, [
-      "-c",
-      "user.name=dev",
-      "-c",
-      "user.email=dev@example.com",
-      "commit",
-      "-qm",
-      "drop the config",
-    ]);
+    await gitOk(work, [...DEV, "commit", "-qm", "drop the config"]);
     await gitOk(work, ["push", "-q", "origin", "main"]);
     const again = (await provider.check(checked, template)).inputs!;
     expect(again.files["beetle/dev/config.yaml"]).to.deep.equal({
