@@ -3,7 +3,7 @@ import type { K8sObject } from "../lib/cluster";
 import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
 
 export interface PlatformInfrastructureArgs {
-  /** The app namespace and the config accounts' ValidatingAdmissionPolicy and binding. */
+  /** The app namespace, the config accounts' ClusterRole and its RoleBinding, the policy and its binding. */
   readonly base: readonly K8sObject[];
   /** The `infrastructure` and `infrastructure-policies` Kustomizations, in that order. */
   readonly kustomizations: readonly K8sObject[];

@@ -1,6 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { githubClient } from "../lib/github/api";
-import { planChanges, spliceSection, type DesiredFiles, type Owned } from "../lib/github/plan";
+import {
+  ownedBy,
+  planChanges,
+  spliceSection,
+  type DesiredFiles,
+  type Owned,
+} from "../lib/github/plan";
 import { readBranch, readSectionTexts, writeFiles, type RepoTarget } from "../lib/github/writer";
 
 /**
@@ -95,9 +101,6 @@ const desired = (i: Inputs): DesiredFiles =>
       return content === undefined ? [] : [[p, { mode: f.mode, content }]];
     }),
   );
-/** What the stack owns: every file it declares, kept scaffolds included. */
-const owns = (i: Inputs): Owned =>
-  Object.fromEntries(Object.entries(i.files).map(([p, f]) => [p, f.mode]));
 
 /**
  * The branch as it is (path -> blob SHA, and the text of its section files), or empty when
@@ -124,7 +127,8 @@ async function write(i: Inputs, owned: Owned): Promise<Outputs> {
     repository: i.repository,
     branch: i.branch,
     head: r.head,
-    owned: owns(i),
+    // Every file it declares, kept scaffolds (not in `desired`) included.
+    owned: ownedBy(i.files),
   };
 }
 
@@ -132,7 +136,7 @@ export const repositoryFilesProvider: pulumi.dynamic.ResourceProvider<Inputs, Ou
   async check(olds: Partial<Inputs>, news: Inputs) {
     if (!known(news) || typeof news.files !== "object") return { inputs: news };
     const live = await liveFiles(news);
-    const owned = olds?.files ? owns(olds as Inputs) : {};
+    const owned = olds?.files ? ownedBy(olds.files) : {};
     const plan = planChanges(desired(news), live.files, owned, live.texts);
     const changed = new Set(plan.map((c) => c.path));
     const files: Record<string, FileInput> = {};

@@ -190,7 +190,9 @@ export function spliceSection(live: string | undefined, desired: string): string
 }
 
 /** The paths a desired file set makes this stack own, for the next plan's deletes. */
-export function ownedBy(desired: DesiredFiles): Record<string, DesiredFile["mode"]> {
+export function ownedBy(
+  desired: Readonly<Record<string, Pick<DesiredFile, "mode">>>,
+): Record<string, DesiredFile["mode"]> {
   return Object.fromEntries(Object.entries(desired).map(([path, f]) => [path, f.mode]));
 }
 
