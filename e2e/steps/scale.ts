@@ -171,6 +171,8 @@ export function scaleSteps(
         github_requests: infra.standin.requests.length - from,
         state_kib: Math.round(fs.statSync(stateFile).size / 1024),
       };
+      // Kept in the run folder, to read where the state's bytes go (docs/performance.md).
+      fs.copyFileSync(stateFile, path.join(stack.dir, `state-${n}.json`));
       scaleReport.lines.push(line);
       const prev = scaleReport.lines.at(-2);
       let growth = "";
