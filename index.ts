@@ -174,7 +174,9 @@ async function main() {
       kustomizations: rendered.cluster.infrastructure,
       kube,
     },
-    { dependsOn: [...flux, ...sources] },
+    // The age key's Secret too, so that its last object is the one anchor every service names
+    // (no wait added: the Secret needs only Flux, the sources need the repos first).
+    { dependsOn: [...flux, ...sources, secretsKey.secret] },
   );
 
   if (rendered.cluster.notifications.length > 0) {
@@ -213,11 +215,10 @@ async function main() {
     (s) =>
       new FluxService(
         `service-${s.name}`,
-        { account: s.account, config: s.config, app: s.app, kube },
-        // The last infrastructure Kustomization and the age key's Secret, each after everything
-        // else the service needs (Flux, the sources, the namespace): not the components, which
+        // The last infrastructure object, after everything else a service needs (Flux, the
+        // sources, the namespace, the age key's Secret): one name, not the components, which
         // the SDK expands to every child of theirs, in each service object's state.
-        { dependsOn: [...infrastructure.ready, secretsKey.secret] },
+        { account: s.account, config: s.config, app: s.app, kube, after: infrastructure.ready },
       ),
   );
 

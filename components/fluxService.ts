@@ -10,6 +10,13 @@ export interface FluxServiceArgs {
   /** The service's platform Kustomization (app-<service>). */
   readonly app: K8sObject;
   readonly kube: KubeOptions;
+  /**
+   * What the service's first object (its account) waits for: one anchor after everything a
+   * service needs. An argument, not the component's `dependsOn`, so that the component itself
+   * records no dependency: its children carry the order, and each name in a dependency list
+   * is written into the state at every checkpoint of an up (docs/performance.md).
+   */
+  readonly after?: readonly pulumi.Resource[];
 }
 
 /**
@@ -24,7 +31,7 @@ export class FluxService extends pulumi.ComponentResource {
 
   constructor(name: string, args: FluxServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flux-platform:index:FluxService", name, {}, opts);
-    const after = inheritedDependsOn(opts);
+    const after = [...(args.after ?? []), ...inheritedDependsOn(opts)];
     // The config account first: kustomize-controller impersonates it from the first apply,
     // and on removal it outlives the Kustomization, so Flux can still prune as it.
     // Each object names only the one before it (the first ones, what the service waits for):

@@ -521,6 +521,14 @@ for (const stack of ["dev", "prd"]) {
           (r) => r.name === `service-${s.name}-serviceaccount-config-${s.name}`,
         )!;
         expect(config.dependencies, config.name).to.deep.equal([account.urn]);
+        // The account names one anchor, after the age key's Secret too; the component none.
+        expect(account.dependencies, account.name).to.have.length(1);
+        expect(waitsFor(account).has(one("kubernetes:core/v1:Secret", SOPS_AGE).urn)).to.equal(
+          true,
+        );
+        expect(
+          one("flux-platform:index:FluxService", `service-${s.name}`).dependencies,
+        ).to.deep.equal([]);
       }
     });
 
@@ -696,20 +704,19 @@ describe("program under mocks: GitHub Enterprise Server, Flux already installed,
   });
 
   it("anchors each service on the last base object, not on every one of them", () => {
-    // With no infrastructure Kustomization the base objects are one chain, so a service's
-    // first objects name two anchors (that chain's end and the age key), whatever is on.
+    // With no infrastructure Kustomization the base objects are one chain, after the age
+    // key's Secret too, so a service's account names one anchor (that chain's end), whatever
+    // is on, and its component none.
     const base = registrations.filter(
       (r) => r.name.startsWith("infrastructure-") && r.type.startsWith("kubernetes:"),
     );
     expect(base.length).to.be.greaterThan(2);
     const last = base[base.length - 1];
     for (const r of registrations.filter((x) => /^service-[^-]+$/.test(x.name))) {
-      expect(r.dependencies, r.name).to.have.length(2);
-      expect(r.dependencies, r.name).to.include(last.urn);
+      expect(r.dependencies, r.name).to.deep.equal([]);
     }
     for (const r of byType("kubernetes:core/v1:ServiceAccount")) {
-      expect(r.dependencies, r.name).to.have.length(2);
-      expect(r.dependencies, r.name).to.include(last.urn);
+      expect(r.dependencies, r.name).to.deep.equal([last.urn]);
     }
   });
 
