@@ -97,9 +97,23 @@ describe("developer check: the files the stack writes", () => {
   const files = developerFiles(dev);
   const dir = checksDir("dev");
 
-  it("holds each config Kustomization exactly as the stack applies it", () => {
-    const written = parseYamlDocs(files[`${dir}/kustomizations.yaml`]);
-    expect(written).to.deep.equal(dev.services.map((s) => serviceKustomizations(dev, s)[0]));
+  it("holds the config Kustomization that, filled in, is each one exactly as the stack applies it", () => {
+    const template = files[`${dir}/config-kustomization.yaml`];
+    expect(parseYamlDocs(template)).to.have.length(1);
+    expect(template).to.include("config-<service>");
+    for (const s of dev.services)
+      expect(check.configKustomization(template, s.name), s.name).to.deep.equal(
+        serviceKustomizations(dev, s)[0],
+      );
+    // A name YAML would read as a number stays a string.
+    const numeric = { ...dev.services[0], name: "123" };
+    expect(check.configKustomization(template, "123")).to.deep.equal(
+      serviceKustomizations(dev, numeric)[0],
+    );
+    // Nothing else in it but the name: the same template whatever the services.
+    expect(
+      developerFiles({ ...dev, services: [numeric] })[`${dir}/config-kustomization.yaml`],
+    ).to.equal(template);
   });
 
   it("ships check.mjs verbatim, and facts naming each service's objects and the recipients", () => {

@@ -89,7 +89,7 @@ function kustomization(cfg: PlatformConfig, k: KustomizationSpec): K8sObject {
 /** Post-build variables of a service's developer-config Kustomization (as in the seed). */
 export function configVariables(
   cfg: PlatformConfig,
-  s: ServiceConfig,
+  s: Pick<ServiceConfig, "name">,
 ): Record<(typeof CONFIG_VARIABLES)[number], string> {
   return { SERVICE_NAME: s.name, ENV: cfg.environment };
 }
@@ -105,25 +105,36 @@ export function appVariables(cfg: PlatformConfig, s: ServiceConfig): Record<stri
   };
 }
 
+/**
+ * A service's developer-config Kustomization: only its name sets it apart from another
+ * service's (the pull request check's template relies on it: lib/developerRepo/checks.ts).
+ */
+export function configKustomization(
+  cfg: PlatformConfig,
+  s: Pick<ServiceConfig, "name">,
+): K8sObject {
+  return kustomization(cfg, {
+    name: configKustomizationName(s.name),
+    role: "developer",
+    path: `./${s.name}/${cfg.environment}`,
+    dependsOn: lastInfrastructure(cfg),
+    timeout: "2m",
+    targetNamespace: cfg.appNamespace,
+    // The developer repo may only write this service's ConfigMap and Secret (lib/cluster/access.ts).
+    serviceAccountName: configAccountName(s.name),
+    substitute: configVariables(cfg, s),
+    // The team's `secrets/` Component when the folder exists, its SOPS files decrypted
+    // with the environment's age key; a folder without it builds as before.
+    optionalComponents: [SECRETS_COMPONENT],
+    sopsSecret: SOPS_AGE_SECRET,
+    service: true,
+  });
+}
+
 /** The two Flux Kustomizations of one service: its config first, then its manifests. */
 export function serviceKustomizations(cfg: PlatformConfig, s: ServiceConfig): K8sObject[] {
   return [
-    kustomization(cfg, {
-      name: configKustomizationName(s.name),
-      role: "developer",
-      path: `./${s.name}/${cfg.environment}`,
-      dependsOn: lastInfrastructure(cfg),
-      timeout: "2m",
-      targetNamespace: cfg.appNamespace,
-      // The developer repo may only write this service's ConfigMap and Secret (lib/cluster/access.ts).
-      serviceAccountName: configAccountName(s.name),
-      substitute: configVariables(cfg, s),
-      // The team's `secrets/` Component when the folder exists, its SOPS files decrypted
-      // with the environment's age key; a folder without it builds as before.
-      optionalComponents: [SECRETS_COMPONENT],
-      sopsSecret: SOPS_AGE_SECRET,
-      service: true,
-    }),
+    configKustomization(cfg, s),
     kustomization(cfg, {
       name: appKustomizationName(s.name),
       role: "platform",

@@ -5,7 +5,8 @@
 //
 // For one `<service>/<env>` folder it builds what Flux's kustomize-controller would build
 // (`flux build kustomization config-<service> --dry-run --strict-substitute`, with the
-// environment's Kustomization from `kustomizations.yaml` beside this file) and holds the
+// environment's Kustomization from `config-kustomization.yaml` beside this file, the service's
+// name filled in where it says `<service>`) and holds the
 // result to the rules the cluster enforces:
 //   - the build succeeds: YAML that parses, no `${VAR}` but the ones the platform fills in
 //     (kustomize-controller 1.9 substitutes strictly), secrets files encrypted;
@@ -24,10 +25,18 @@
 //
 // Needs Node 18+ and the `yaml` package (the workflow installs both), `git` and `flux`.
 import { execFileSync, spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseAllDocuments, parseDocument } from "yaml";
+import { parse, parseAllDocuments, parseDocument, stringify } from "yaml";
 
 /** Kubernetes' limit on a ConfigMap's data (the API server refuses more). */
 export const MAX_CONFIGMAP_BYTES = 1024 * 1024;
@@ -176,28 +185,56 @@ function loadFacts() {
   return { ...facts, recipients: String(facts.recipients).split(",").filter(Boolean) };
 }
 
+/** Where the template has the service's name. */
+export const SERVICE_PLACEHOLDER = "<service>";
+
+/**
+ * One service's config Kustomization from the template: `<service>` replaced in every string
+ * of the parsed object, so that a name YAML would read as something else (`123`, `true`)
+ * stays a string.
+ */
+export function configKustomization(template, service) {
+  const fill = (v) =>
+    typeof v === "string"
+      ? v.replaceAll(SERVICE_PLACEHOLDER, service)
+      : Array.isArray(v)
+        ? v.map(fill)
+        : v && typeof v === "object"
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [fill(k), fill(x)]))
+          : v;
+  return fill(parse(template));
+}
+
 /** Runs flux's build of one folder the way kustomize-controller builds it. */
 function fluxBuild(folder, facts) {
   const service = folder.split("/")[0];
-  const r = spawnSync(
-    "flux",
-    [
-      "build",
-      "kustomization",
-      facts.services[service].kustomization,
-      "--path",
-      folder,
-      "--kustomization-file",
-      join(HERE, "kustomizations.yaml"),
-      "--dry-run",
-      "--strict-substitute",
-      "--namespace",
-      facts.namespace,
-    ],
-    { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
-  );
-  if (r.error) throw r.error;
-  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+  const template = readFileSync(join(HERE, "config-kustomization.yaml"), "utf8");
+  const dir = mkdtempSync(join(tmpdir(), "config-check-"));
+  const file = join(dir, "kustomization.yaml");
+  writeFileSync(file, stringify(configKustomization(template, service)));
+  try {
+    const r = spawnSync(
+      "flux",
+      [
+        "build",
+        "kustomization",
+        facts.services[service].kustomization,
+        "--path",
+        folder,
+        "--kustomization-file",
+        file,
+        "--dry-run",
+        "--strict-substitute",
+        "--namespace",
+        facts.namespace,
+      ],
+      { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+    );
+    if (r.error) throw r.error;
+    return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function main(argv) {

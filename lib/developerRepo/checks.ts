@@ -4,9 +4,14 @@
  * cluster will build and judge it after (lib/developerRepo/check.mjs has the rules).
  *
  * Per environment, each file owned by this stack (mode `sync`, so `pulumi up` puts it back):
- * - `.flux-platform/checks/<env>/kustomizations.yaml`: every `config-<service>` Kustomization
- *   exactly as the stack applies it (path, post-build substitutions, decryption, Components),
- *   the `--kustomization-file` of `flux build kustomization`;
+ * - `.flux-platform/checks/<env>/config-kustomization.yaml`: the `config-<service>`
+ *   Kustomization as the stack applies it (path, post-build substitutions, decryption,
+ *   Components), with `<service>` where each service's name goes; check.mjs fills it in for
+ *   the folder it checks, the `--kustomization-file` of `flux build kustomization`. One
+ *   template, not every service's copy: the file is in the state, which the file backend
+ *   writes at each checkpoint of an up (at 300 services the copies were 218 KB of 5.3 MB);
+ *   every config Kustomization differs only by the service's name (test/developerCheck.test.ts
+ *   holds the template, filled in, to each one the stack applies);
  * - `.flux-platform/checks/<env>/facts.json`: what the rules need besides (each service's
  *   object names, the variables filled in, the age recipients the cluster holds keys for);
  * - `.flux-platform/checks/<env>/check.mjs`: the rules, this repo's `check.mjs` verbatim;
@@ -20,7 +25,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { configVariables, serviceKustomizations } from "../cluster";
+import { configKustomization, configVariables } from "../cluster";
 import type { PlatformConfig } from "../config";
 import {
   configMapName,
@@ -72,7 +77,7 @@ export function checkFacts(cfg: PlatformConfig): CheckFacts {
     environment: cfg.environment,
     fluxVersion: cfg.fluxVersion,
     namespace: FLUX_NAMESPACE,
-    variables: Object.keys(configVariables(cfg, cfg.services[0])),
+    variables: Object.keys(configVariables(cfg, { name: SERVICE_PLACEHOLDER })),
     recipients: RECIPIENTS_PLACEHOLDER,
     maxConfigMapBytes: 1024 * 1024,
     services: Object.fromEntries(
@@ -88,14 +93,20 @@ export function checkFacts(cfg: PlatformConfig): CheckFacts {
   };
 }
 
-function kustomizationsFile(cfg: PlatformConfig): string {
+/** Where the template has a service's name (not a valid service name, so never one). */
+export const SERVICE_PLACEHOLDER = "<service>";
+/** The template of every config Kustomization, beside check.mjs. */
+export const CONFIG_KUSTOMIZATION_FILE = "config-kustomization.yaml";
+
+function configKustomizationTemplate(cfg: PlatformConfig): string {
   return yamlFile(
     [
-      `${cfg.environment}'s config-<service> Kustomizations, as flux-platform applies them to the`,
-      "cluster: the pull request check builds each folder with them (flux build kustomization",
-      "--kustomization-file). Owned by the platform team: `pulumi up` puts this file back.",
+      `${cfg.environment}'s config-<service> Kustomization, as flux-platform applies it to the`,
+      "cluster for each service, its name in place of <service>: the pull request check fills it",
+      "in and builds the folder with it (flux build kustomization --kustomization-file).",
+      "Owned by the platform team: `pulumi up` puts this file back.",
     ],
-    ...cfg.services.map((s) => serviceKustomizations(cfg, s)[0]),
+    configKustomization(cfg, { name: SERVICE_PLACEHOLDER }),
   );
 }
 
@@ -213,7 +224,7 @@ export function developerCheckFiles(cfg: PlatformConfig): RepoFile[] {
   });
   const owners = codeownersSection(cfg);
   return [
-    own(`${dir}/kustomizations.yaml`, kustomizationsFile(cfg)),
+    own(`${dir}/${CONFIG_KUSTOMIZATION_FILE}`, configKustomizationTemplate(cfg)),
     own(`${dir}/facts.json`, `${JSON.stringify(checkFacts(cfg), null, 2)}\n`),
     own(`${dir}/check.mjs`, CHECK_SCRIPT),
     own(checkWorkflowPath(cfg.environment), workflow(cfg)),
