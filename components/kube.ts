@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { K8sObject } from "../lib/cluster";
+import { SKIP_AWAIT } from "../lib/names";
 
 /** How long Pulumi waits for a Flux object to report Ready. */
 export const FLUX_WAIT = "15m";
@@ -51,6 +52,9 @@ export function inheritedDependsOn(opts?: pulumi.ResourceOptions): pulumi.Input<
   if (d === undefined) return [];
   return Array.isArray(d) ? d : [d as pulumi.Input<pulumi.Resource>];
 }
+
+const skipsAwait = (metadata: K8sObject["metadata"]): boolean =>
+  Object.entries(SKIP_AWAIT).every(([k, v]) => metadata.annotations?.[k] === v);
 
 /** Pulumi name of a rendered object inside a component: `<component>-<kind>-<name>`. */
 export const objectName = (component: string, obj: K8sObject): string =>
@@ -122,11 +126,15 @@ export function kubeObject(
         throw new Error(`${name}: no resource type for ${apiVersion}/${kind}`);
       }
       // Flux objects annotated with pulumi.com/waitFor are awaited until Ready: allow for
-      // the longest Flux timeout (the infrastructure Kustomization's 10m) plus retries.
+      // the longest Flux timeout (the infrastructure Kustomization's 10m) plus retries. One
+      // the provider never waits for (skipAwait: the services') gets none, which would only
+      // be written into the state at every checkpoint.
       return new k8s.apiextensions.CustomResource(
         name,
         { apiVersion, kind, metadata, ...rest },
-        { customTimeouts: { create: FLUX_WAIT, update: FLUX_WAIT }, ...options },
+        skipsAwait(metadata)
+          ? options
+          : { customTimeouts: { create: FLUX_WAIT, update: FLUX_WAIT }, ...options },
       );
   }
 }

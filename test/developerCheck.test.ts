@@ -20,6 +20,7 @@ import {
   checksDir,
   codeownersSection,
   RECIPIENTS_PLACEHOLDER,
+  SERVICE_PLACEHOLDER,
 } from "../lib/developerRepo";
 import { spliceSection } from "../lib/github/plan";
 import { loadStackFile, renderStack } from "../lib/render";
@@ -101,6 +102,7 @@ describe("developer check: the files the stack writes", () => {
     const template = files[`${dir}/config-kustomization.yaml`];
     expect(parseYamlDocs(template)).to.have.length(1);
     expect(template).to.include("config-<service>");
+    expect(check.SERVICE_PLACEHOLDER).to.equal(SERVICE_PLACEHOLDER);
     for (const s of dev.services)
       expect(check.configKustomization(template, s.name), s.name).to.deep.equal(
         serviceKustomizations(dev, s)[0],

@@ -29,3 +29,7 @@ export function checkFolder(args: {
   /** path -> text of the config.yaml files the folder's build reads. */
   configs?: Record<string, string>;
 }): string[];
+/** Where the config Kustomization template has the service's name. */
+export const SERVICE_PLACEHOLDER: string;
+/** One service's config Kustomization from the template's text. */
+export function configKustomization(template: string, service: string): unknown;
