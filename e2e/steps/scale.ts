@@ -41,6 +41,13 @@ export interface ScaleLine {
    * the up's checkpoints (two per created resource), so its size is the up's cost per step.
    */
   state_kib?: number;
+  /**
+   * `end`: the run had `PULUMI_SKIP_CHECKPOINTS=true` (passed through to every pulumi
+   * command): the engine writes the state once, at the end of a command, not at each step.
+   * An experiment, to measure what the per-step writes cost; the default is `each step`.
+   */
+  checkpoints?: "each step" | "end";
+
   destroy_s?: number;
 }
 
@@ -170,6 +177,9 @@ export function scaleSteps(
         noop_preview_s: Math.round(preview * 10) / 10,
         github_requests: infra.standin.requests.length - from,
         state_kib: Math.round(fs.statSync(stateFile).size / 1024),
+        checkpoints: /^(1|true)$/i.test(process.env.PULUMI_SKIP_CHECKPOINTS ?? "")
+          ? "end"
+          : "each step",
       };
       // Kept in the run folder, to read where the state's bytes go (docs/performance.md).
       fs.copyFileSync(stateFile, path.join(stack.dir, `state-${n}.json`));
@@ -182,7 +192,7 @@ export function scaleSteps(
         growth = `growth services x${x.toFixed(1)}: up ${r(line.up_s, prev.up_s)}, flux_ready ${r(line.flux_ready_s, prev.flux_ready_s)}, noop_preview ${r(line.noop_preview_s, prev.noop_preview_s)}, resources ${r(line.resources, prev.resources)} (1 = linear)`;
         scaleReport.growth.push(growth);
       }
-      const text = `scale services=${n} resources=${line.resources} up_s=${line.up_s} (create ${line.create_s ?? "-"} s, rollout wait ${line.rollout_s ?? "-"} s) noop_preview_s=${line.noop_preview_s} flux_ready_s=${line.flux_ready_s} destroy_s=- github_requests=${line.github_requests} state_kib=${line.state_kib}`;
+      const text = `scale services=${n} resources=${line.resources} up_s=${line.up_s} (create ${line.create_s ?? "-"} s, rollout wait ${line.rollout_s ?? "-"} s) noop_preview_s=${line.noop_preview_s} flux_ready_s=${line.flux_ready_s} destroy_s=- github_requests=${line.github_requests} state_kib=${line.state_kib} checkpoints=${line.checkpoints}`;
       console.log(text);
       console.log(
         `  cpu during the up (s): ${Object.entries(upCpu)
