@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { K8sObject } from "../lib/cluster";
-import { SKIP_AWAIT } from "../lib/names";
+import { FIELD_MANAGER, SKIP_AWAIT } from "../lib/names";
 
 /** How long Pulumi waits for a Flux object to report Ready. */
 export const FLUX_WAIT = "15m";
@@ -30,15 +30,13 @@ export function namespace(
   kube: KubeOptions,
   opts: pulumi.CustomResourceOptions,
 ): pulumi.CustomResource {
-  if (!kube.adoptNamespaces) return new k8s.core.v1.Namespace(name, { metadata }, opts);
+  const annotations = { ...metadata.annotations, ...FIELD_MANAGER };
+  if (!kube.adoptNamespaces) {
+    return new k8s.core.v1.Namespace(name, { metadata: { ...metadata, annotations } }, opts);
+  }
   return new k8s.core.v1.NamespacePatch(
     name,
-    {
-      metadata: {
-        ...metadata,
-        annotations: { ...metadata.annotations, "pulumi.com/patchForce": "true" },
-      },
-    },
+    { metadata: { ...metadata, annotations: { ...annotations, "pulumi.com/patchForce": "true" } } },
     opts,
   );
 }
@@ -79,7 +77,11 @@ export function kubeObject(
     provider: kube.provider,
     deletedWith: kube.deletedWith,
   };
-  const { apiVersion, kind, metadata, ...rest } = { ...obj, ...overrides } as K8sObject;
+  const { apiVersion, kind, metadata: rendered, ...rest } = { ...obj, ...overrides } as K8sObject;
+  const metadata = {
+    ...rendered,
+    annotations: { ...rendered.annotations, ...FIELD_MANAGER },
+  };
   switch (`${apiVersion}/${kind}`) {
     case "v1/Namespace":
       return namespace(name, metadata as k8s.types.input.meta.v1.ObjectMeta, kube, options);

@@ -66,6 +66,18 @@ export const WAIT_FOR_READY = { "pulumi.com/waitFor": "condition=Ready" } as con
 export const SKIP_AWAIT = { "pulumi.com/skipAwait": "true" } as const;
 
 /**
+ * Annotation that gives every object the provider applies one server-side apply field manager,
+ * instead of a random name per Pulumi resource. An up killed between an apply and its
+ * checkpoint (or run with PULUMI_SKIP_CHECKPOINTS=true) leaves objects the state does not
+ * hold; the next up applies them again (a create is an apply: an upsert) and, with a random
+ * name, the killed up's manager kept co-owning every field, so the next change of one of them
+ * failed with "Server-Side Apply field conflict" (e2e:faults). With one name, the same manager
+ * takes them back. An object that had a random manager gets this one at its next update, and
+ * the provider then relinquishes the old one (pulumi-kubernetes `Update`, `ssa.Relinquish`).
+ */
+export const FIELD_MANAGER = { "pulumi.com/patchFieldManager": "flux-platform" } as const;
+
+/**
  * Folders the platform repo keeps under `environments/<env>/apps/` beside one folder per
  * service (`apps/<service>/`): the generic Deployment and Service, and the route component.
  */

@@ -218,6 +218,19 @@ for (const stack of ["dev", "prd"]) {
     });
 
     it("applies exactly the rendered Flux objects and cluster objects", () => {
+      // The one annotation the program adds to each (components/kube.ts, lib/names.ts).
+      const withoutFieldManager = (obj: Record<string, unknown>): Record<string, unknown> => {
+        const { annotations = {}, ...metadata } = obj.metadata as {
+          annotations?: Record<string, string>;
+        };
+        const rest = Object.fromEntries(
+          Object.entries(annotations).filter(([k]) => k !== "pulumi.com/patchFieldManager"),
+        );
+        return {
+          ...obj,
+          metadata: Object.keys(rest).length > 0 ? { ...metadata, annotations: rest } : metadata,
+        };
+      };
       // Key material differs by design (placeholder in render, secret key in the program).
       const masked = (obj: Record<string, unknown>): string => {
         const data = unwrap(obj.stringData) as Record<string, string> | undefined;
@@ -234,7 +247,7 @@ for (const stack of ["dev", "prd"]) {
           (r) => r.type.startsWith("kubernetes:") && r.type !== "kubernetes:helm.sh/v3:Release",
         )
         .filter((r) => r.name !== "flux-namespace")
-        .map((r) => masked(r.inputs));
+        .map((r) => masked(withoutFieldManager(r.inputs)));
       const expected = [...rendered.clusterObjects, rendered.fluxInstance].map((o) =>
         masked({ ...o }),
       );
@@ -464,6 +477,21 @@ for (const stack of ["dev", "prd"]) {
         if (skipped(r))
           expect(r.customTimeouts, r.name).to.deep.equal({ create: "", update: "", delete: "" });
         else expect(r.customTimeouts, r.name).to.deep.include({ create: "15m", update: "15m" });
+      }
+    });
+
+    it("applies every object as one field manager, so an object a killed up made is taken back whole", () => {
+      const objects = registrations.filter(
+        (r) =>
+          r.type.startsWith("kubernetes:") &&
+          !r.type.startsWith("kubernetes:helm.sh/") &&
+          !r.type.startsWith("pulumi:providers:"),
+      );
+      expect(objects.length).to.be.greaterThan(20);
+      for (const r of objects) {
+        const annotations = (r.inputs.metadata as { annotations?: Record<string, string> })
+          .annotations;
+        expect(annotations?.["pulumi.com/patchFieldManager"], r.name).to.equal("flux-platform");
       }
     });
 

@@ -27,6 +27,8 @@ export interface Stack {
     args: string[],
     timeoutMs?: number,
     killer?: (kill: () => void) => void,
+    /** Set for this command only (PULUMI_SKIP_CHECKPOINTS, in e2e:faults). */
+    extraEnv?: Record<string, string>,
   ): Promise<RunResult>;
   /** The stack's env (KUBECONFIG, PATH...), for commands run beside it. */
   readonly env: NodeJS.ProcessEnv;
@@ -82,12 +84,17 @@ export async function createStack(
   let profiled = 0;
   const profiling = (cmd: string) =>
     profileDir ? ["--profiling", path.join(profileDir, `${cmd}-${++profiled}`)] : [];
-  const pulumi = (args: string[], timeoutMs = 20 * 60_000, killer?: (kill: () => void) => void) =>
+  const pulumi = (
+    args: string[],
+    timeoutMs = 20 * 60_000,
+    killer?: (kill: () => void) => void,
+    only: Record<string, string> = {},
+  ) =>
     run(
       "pulumi",
       [...args, ...profiling(args[0]), "--stack", name, "--non-interactive", "--color", "never"],
       {
-        env,
+        env: { ...env, ...only },
         cwd: dir,
         log,
         timeoutMs,
