@@ -34,6 +34,8 @@ export interface Stack {
   readonly env: NodeJS.ProcessEnv;
   /** The e2e's file backend folder (`PULUMI_BACKEND_URL`); none for a user's own backend. */
   readonly stateDir?: string;
+  /** The stack's state file in it (the file backend's `.pulumi/stacks/<project>/<stack>.json`). */
+  readonly stateFile?: string;
 }
 
 export async function createStack(
@@ -119,5 +121,6 @@ export async function createStack(
     );
     if (r.status !== 0) throw new Error(`pulumi config set ${k}: ${r.stderr}`);
   }
-  return { name, dir, pulumi, env, stateDir: state };
+  const stateFile = path.join(state, ".pulumi", "stacks", "flux-platform", `${name}.json`);
+  return { name, dir, pulumi, env, stateDir: state, stateFile };
 }

@@ -394,13 +394,7 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
       run: async () => {
         addService("gnat");
         addService("midge");
-        const stateFile = path.join(
-          stack.stateDir!,
-          ".pulumi",
-          "stacks",
-          "flux-platform",
-          `${stack.name}.json`,
-        );
+        const stateFile = stack.stateFile!;
         await killedUp(
           "the applies without checkpoints",
           async () =>

@@ -131,13 +131,7 @@ export function scaleSteps(
       (JSON.parse(r.stdout) as { deployment: { resources?: unknown[] } }).deployment.resources ?? []
     ).length;
   };
-  const stateFile = path.join(
-    stack.stateDir ?? "",
-    ".pulumi",
-    "stacks",
-    "flux-platform",
-    `${stack.name}.json`,
-  );
+  const stateFile = stack.stateFile!;
 
   const steps: Step[] = sizes.map((n) => ({
     name: `scale: ${n} services`,
