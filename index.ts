@@ -218,7 +218,7 @@ async function main() {
         // The last infrastructure object, after everything else a service needs (Flux, the
         // sources, the namespace, the age key's Secret): one name, not the components, which
         // the SDK expands to every child of theirs, in each service object's state.
-        { account: s.account, config: s.config, app: s.app, kube, after: infrastructure.ready },
+        { config: s.config, app: s.app, kube, after: infrastructure.ready },
       ),
   );
 

@@ -3,15 +3,13 @@ import type { K8sObject } from "../lib/cluster";
 import { inheritedDependsOn, kubeObject, type KubeOptions } from "./kube";
 
 export interface FluxServiceArgs {
-  /** The ServiceAccount its config Kustomization impersonates (its rights: one shared binding). */
-  readonly account: K8sObject;
   /** The service's developer-config Kustomization (config-<service>). */
   readonly config: K8sObject;
   /** The service's platform Kustomization (app-<service>). */
   readonly app: K8sObject;
   readonly kube: KubeOptions;
   /**
-   * What the service's first object (its account) waits for: one anchor after everything a
+   * What the service's first object (its config Kustomization) waits for: one anchor after everything a
    * service needs. An argument, not the component's `dependsOn`, so that the component itself
    * records no dependency: its children carry the order, and each name in a dependency list
    * is written into the state at every checkpoint of an up (docs/performance.md).
@@ -20,9 +18,10 @@ export interface FluxServiceArgs {
 }
 
 /**
- * One microservice: the account its configuration is applied as, its configuration from the
- * developer repo, then its manifests from the platform repo. Removing the service from the stack deletes both Kustomizations while Flux
- * runs, and Flux prunes what they applied.
+ * One microservice: its configuration from the developer repo (applied as the platform's one
+ * config account, lib/cluster/access.ts), then its manifests from the platform repo. Removing
+ * the service from the stack deletes both Kustomizations while Flux runs, and Flux prunes what
+ * they applied.
  */
 export class FluxService extends pulumi.ComponentResource {
   public readonly kustomizations: pulumi.Output<string[]>;
@@ -32,13 +31,10 @@ export class FluxService extends pulumi.ComponentResource {
   constructor(name: string, args: FluxServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flux-platform:index:FluxService", name, {}, opts);
     const after = [...(args.after ?? []), ...inheritedDependsOn(opts)];
-    // The config account first: kustomize-controller impersonates it from the first apply,
-    // and on removal it outlives the Kustomization, so Flux can still prune as it.
-    // Each object names only the one before it (the first ones, what the service waits for):
-    // the order, and its reverse on delete, follow through them, and every name listed here is
+    // Each object names only the one before it (the first, what the service waits for): the
+    // order, and its reverse on delete, follow through them, and every name listed here is
     // written into the state with each of the up's checkpoints (docs/performance.md).
-    const account = kubeObject(this, name, args.account, args.kube, { dependsOn: after });
-    const config = kubeObject(this, name, args.config, args.kube, { dependsOn: [account] });
+    const config = kubeObject(this, name, args.config, args.kube, { dependsOn: after });
     this.app = kubeObject(this, name, args.app, args.kube, { dependsOn: [config] });
     this.kustomizations = pulumi.output([args.config.metadata.name, args.app.metadata.name]);
     this.registerOutputs({ kustomizations: this.kustomizations });

@@ -16,8 +16,11 @@ export const deployKeySecretName = (role: RepoRole): string => `${sourceName(rol
 /** The Secret with the GitHub App's id, installation and private key (`gitAuth: githubApp`). */
 export const githubAppSecretName = (role: RepoRole): string => `${sourceName(role)}-github-app`;
 export const configKustomizationName = (service: string): string => `config-${service}`;
-/** ServiceAccount (in flux-system) that a service's config Kustomization impersonates. */
-export const configAccountName = (service: string): string => `config-${service}`;
+/**
+ * The ServiceAccount (in flux-system) every service's config Kustomization impersonates; the
+ * admission policy keeps each to its own objects (lib/cluster/access.ts).
+ */
+export const CONFIG_ACCOUNT = "flux-platform-developer-config";
 export const appKustomizationName = (service: string): string => `app-${service}`;
 /** The ConfigMap the developer Kustomization builds and the Deployment mounts. */
 export const configMapName = (service: string): string => `${service}-config`;

@@ -22,7 +22,7 @@ import { POLICIES } from "../lib/platformRepo/policies";
 import { parseYamlDocs } from "../lib/yaml";
 import { GITHUB_KNOWN_HOSTS, KEY_PLACEHOLDER, KNOWN_HOSTS_PLACEHOLDER } from "../lib/cluster";
 import { SECRETS_FILE, SECRETS_TEMPLATE } from "../lib/developerRepo";
-import { FLUX_NAMESPACE, configMapName, secretsName } from "../lib/names";
+import { CONFIG_ACCOUNT, FLUX_NAMESPACE, configMapName, secretsName } from "../lib/names";
 import { fluxBuild, kustomizeBuild, substitute, type FluxKustomization } from "./support/fluxBuild";
 import { CLUSTER_SCOPED, loadModels, validateObject, type KubeObject } from "./support/models";
 
@@ -950,7 +950,7 @@ for (const stack of STACKS) {
       ]);
     });
 
-    it("applies each service's config as its own account, whose group is bound in the app namespace only to the one ConfigMap-and-Secret ClusterRole", () => {
+    it("applies every service's config as the one config account, whose group is bound in the app namespace only to the one ConfigMap-and-Secret ClusterRole", () => {
       const ns = rendered.config.appNamespace;
       // Every binding of the shared role: one RoleBinding in the app namespace, to the group
       // the API server gives every flux-system account, impersonated by name or not.
@@ -979,23 +979,25 @@ for (const stack of STACKS) {
           ((o.subjects ?? []) as { kind: string; name: string }[]).some(
             (x) =>
               x.name.startsWith("config-") ||
+              x.name === CONFIG_ACCOUNT ||
               x.name === `system:serviceaccounts:${FLUX_NAMESPACE}` ||
               x.name === "system:serviceaccounts",
           ),
       );
       expect(grants.map(id)).to.deep.equal(bindings.map(id));
+      // One account, in flux-system: so in the group the one binding above names; none per service.
+      expect(
+        all()
+          .filter((o) => o.kind === "ServiceAccount")
+          .map(id),
+      ).to.deep.equal([`ServiceAccount/${FLUX_NAMESPACE}/${CONFIG_ACCOUNT}`]);
       for (const s of rendered.config.services) {
-        const account = `config-${s.name}`;
         const spec = builds.get(`config-${s.name}`)!.ks.spec as {
           serviceAccountName?: string;
           sourceRef: { name: string };
         };
-        expect(spec.serviceAccountName).to.equal(account);
+        expect(spec.serviceAccountName).to.equal(CONFIG_ACCOUNT);
         expect(spec.sourceRef.name).to.equal("flux-developer");
-        // Its account, in flux-system: so in the group the one binding above names.
-        expect(
-          all().filter((o) => id(o) === `ServiceAccount/${FLUX_NAMESPACE}/${account}`),
-        ).to.have.length(1);
         // Everything the service's config Kustomization applies is its own ConfigMap.
         for (const obj of builds.get(`config-${s.name}`)!.objects) {
           expect(`${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}`).to.equal(
@@ -1023,7 +1025,7 @@ for (const stack of STACKS) {
       ]);
     });
 
-    it("refuses, as CEL, every write of a config account but to its own ConfigMap and Secret", async () => {
+    it("refuses, as CEL, every write as the config account but to the applying service's own ConfigMap and Secret", async () => {
       const { evaluate } = await import("@marcbachmann/cel-js");
       const ns = rendered.config.appNamespace;
       const vap = all().find((o) => o.kind === "ValidatingAdmissionPolicy")! as KubeObject & {
@@ -1033,15 +1035,28 @@ for (const stack of STACKS) {
           validations: { expression: string; messageExpression: string }[];
         };
       };
-      /** Evaluates the policy as the API server does: match, variables, then validations. */
+      /**
+       * Evaluates the policy as the API server does: match, variables, then validations.
+       * `owner` is the Kustomization kustomize-controller labels the object with (none: unset).
+       */
       const admit = (
-        account: string,
+        owner: string | undefined,
         kind: { group: string; resource: string; kind: string },
         namespace: string,
         name: string,
         operation = "CREATE",
+        { account = CONFIG_ACCOUNT, ownerNamespace = FLUX_NAMESPACE } = {},
       ): string => {
-        const object = { metadata: { name, namespace } };
+        const labels: Record<string, string> =
+          owner === undefined
+            ? {}
+            : {
+                "kustomize.toolkit.fluxcd.io/name": owner,
+                "kustomize.toolkit.fluxcd.io/namespace": ownerNamespace,
+              };
+        const object = {
+          metadata: { name, namespace, ...(owner === undefined ? {} : { labels }) },
+        };
         const request = {
           operation,
           name,
@@ -1072,40 +1087,42 @@ for (const stack of STACKS) {
       const secrets = { group: "", resource: "secrets", kind: "Secret" };
       const only = (svc: string) =>
         `service ${svc} may write only its own ConfigMap ${ns}/${svc}-config and Secret ${ns}/${svc}-secrets`;
-      expect(admit("config-beetle", configMaps, ns, "beetle-config")).to.equal("allowed");
-      expect(admit("config-beetle", configMaps, ns, "beetle-config", "UPDATE")).to.equal("allowed");
-      expect(admit("config-beetle", configMaps, ns, "beetle-config", "DELETE")).to.equal("allowed");
-      expect(admit("config-beetle", configMaps, ns, "sonar-config")).to.equal(
+      const beetle = "config-beetle";
+      expect(admit(beetle, configMaps, ns, "beetle-config")).to.equal("allowed");
+      expect(admit(beetle, configMaps, ns, "beetle-config", "UPDATE")).to.equal("allowed");
+      // A prune: the object is gone from the request, its labels are read from the old one.
+      expect(admit(beetle, configMaps, ns, "beetle-config", "DELETE")).to.equal("allowed");
+      expect(admit(beetle, configMaps, ns, "sonar-config")).to.equal(
         `${only("beetle")}; refused: ConfigMap ${ns}/sonar-config`,
       );
-      expect(admit("config-beetle", configMaps, ns, "sonar-config", "DELETE")).to.match(
+      expect(admit(beetle, configMaps, ns, "sonar-config", "DELETE")).to.match(
         /refused: ConfigMap .*\/sonar-config$/,
       );
-      expect(admit("config-beetle", configMaps, "default", "beetle-config")).to.equal(
+      expect(admit(beetle, configMaps, "default", "beetle-config")).to.equal(
         `${only("beetle")}; refused: ConfigMap default/beetle-config`,
       );
       // Its own Secret, built from its secrets/ Component: created, updated, pruned.
       for (const op of ["CREATE", "UPDATE", "DELETE"]) {
-        expect(admit("config-beetle", secrets, ns, "beetle-secrets", op), op).to.equal("allowed");
+        expect(admit(beetle, secrets, ns, "beetle-secrets", op), op).to.equal("allowed");
       }
       // Another service's Secret, a Secret of another name, its own Secret elsewhere.
-      expect(admit("config-beetle", secrets, ns, "sonar-secrets")).to.equal(
+      expect(admit(beetle, secrets, ns, "sonar-secrets")).to.equal(
         `${only("beetle")}; refused: Secret ${ns}/sonar-secrets`,
       );
-      expect(admit("config-beetle", secrets, ns, "sonar-secrets", "DELETE")).to.match(
+      expect(admit(beetle, secrets, ns, "sonar-secrets", "DELETE")).to.match(
         /refused: Secret .*\/sonar-secrets$/,
       );
-      expect(admit("config-beetle", secrets, ns, "beetle-config")).to.equal(
+      expect(admit(beetle, secrets, ns, "beetle-config")).to.equal(
         `${only("beetle")}; refused: Secret ${ns}/beetle-config`,
       );
-      expect(admit("config-beetle", secrets, ns, "flux-platform-deploy-key")).to.equal(
+      expect(admit(beetle, secrets, ns, "flux-platform-deploy-key")).to.equal(
         `${only("beetle")}; refused: Secret ${ns}/flux-platform-deploy-key`,
       );
-      expect(admit("config-beetle", secrets, FLUX_NAMESPACE, "beetle-secrets")).to.equal(
+      expect(admit(beetle, secrets, FLUX_NAMESPACE, "beetle-secrets")).to.equal(
         `${only("beetle")}; refused: Secret ${FLUX_NAMESPACE}/beetle-secrets`,
       );
       // The ConfigMap's name on a Secret and the Secret's name on a ConfigMap are refused.
-      expect(admit("config-beetle", configMaps, ns, "beetle-secrets")).to.equal(
+      expect(admit(beetle, configMaps, ns, "beetle-secrets")).to.equal(
         `${only("beetle")}; refused: ConfigMap ${ns}/beetle-secrets`,
       );
       expect(
@@ -1116,8 +1133,31 @@ for (const stack of STACKS) {
           "sonar",
         ),
       ).to.equal(`${only("sonar")}; refused: Deployment ${ns}/sonar`);
+      // Not applied by a service's config Kustomization in flux-system: refused, whatever its name.
+      const unowned = `only a service's config-<service> Kustomization may write as ${CONFIG_ACCOUNT} (label kustomize.toolkit.fluxcd.io/name)`;
+      expect(admit(undefined, configMaps, ns, "beetle-config")).to.equal(
+        `${unowned}; refused: ConfigMap ${ns}/beetle-config`,
+      );
+      expect(admit(undefined, configMaps, ns, "beetle-config", "DELETE")).to.equal(
+        `${unowned}; refused: ConfigMap ${ns}/beetle-config`,
+      );
+      expect(admit("app-beetle", configMaps, ns, "beetle-config")).to.equal(
+        `${unowned}; refused: ConfigMap ${ns}/beetle-config`,
+      );
+      expect(
+        admit(beetle, configMaps, ns, "beetle-config", "CREATE", { ownerNamespace: ns }),
+      ).to.equal(`${unowned}; refused: ConfigMap ${ns}/beetle-config`);
+      // A per-service account of a stack made before the one account: held to the same rule.
+      const legacy = { account: "config-beetle" };
+      expect(admit(beetle, configMaps, ns, "beetle-config", "UPDATE", legacy)).to.equal("allowed");
+      expect(admit("config-sonar", configMaps, ns, "beetle-config", "UPDATE", legacy)).to.equal(
+        `${only("sonar")}; refused: ConfigMap ${ns}/beetle-config`,
+      );
       // Anyone else (kustomize-controller itself, the platform's app Kustomizations) is not matched.
-      expect(admit("kustomize-controller", configMaps, ns, "sonar-config")).to.equal("not matched");
+      const controller = { account: "kustomize-controller" };
+      expect(admit(undefined, configMaps, ns, "sonar-config", "CREATE", controller)).to.equal(
+        "not matched",
+      );
     });
 
     it("installs Kyverno and Reloader the Flux way, pinned, and denies violations where policyMode is enforce", () => {

@@ -88,6 +88,8 @@ const WRITER = "pulumi-nodejs:dynamic/flux-platform:RepositoryFiles";
 const AGE_KEY = "pulumi-nodejs:dynamic/flux-platform:AgeKey";
 /** The age key Secret's Pulumi name (`<component>-secret-sops-age`). */
 const SOPS_AGE = "secrets-key-secret-sops-age";
+/** The config account's Pulumi name (`<component>-serviceaccount-<name>`). */
+const CONFIG_ACCOUNT_RESOURCE = "infrastructure-serviceaccount-flux-platform-developer-config";
 const byType = (type: string): Registration[] => registrations.filter((r) => r.type === type);
 const one = (type: string, name: string): Registration => {
   const found = registrations.filter((r) => r.type === type && r.name === name);
@@ -150,11 +152,11 @@ const COUNTS: Record<string, Record<string, number>> = {
     "pulumi-nodejs:dynamic/flux-platform:AgeKey": 1,
     "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository": 2,
     "flux-platform:index:PlatformInfrastructure": 1,
-    // One config account per service, and one policy for all of them.
+    // One config account for every service, and one policy that keeps each to its own.
     "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy": 1,
     "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding": 1,
-    "kubernetes:core/v1:ServiceAccount": 3,
-    // One role for every config account, bound once in the app namespace to their group.
+    "kubernetes:core/v1:ServiceAccount": 1,
+    // One role for the config account, bound once in the app namespace to its group.
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": 1,
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 1,
     "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization": 9,
@@ -551,17 +553,15 @@ for (const stack of ["dev", "prd"]) {
         expect(ks(`service-${s.name}-kustomization-app-${s.name}`).dependencies).to.include(
           config.urn,
         );
-        // Only the one before it, the service's account: no component expanded into every
-        // child of its.
-        const account = byType("kubernetes:core/v1:ServiceAccount").find(
-          (r) => r.name === `service-${s.name}-serviceaccount-config-${s.name}`,
-        )!;
-        expect(config.dependencies, config.name).to.deep.equal([account.urn]);
-        // The account names one anchor, after the age key's Secret too; the component none.
-        expect(account.dependencies, account.name).to.have.length(1);
-        expect(waitsFor(account).has(one("kubernetes:core/v1:Secret", SOPS_AGE).urn)).to.equal(
-          true,
-        );
+        // The config Kustomization names one anchor, after the age key's Secret and the
+        // config account too (no component expanded into every child of its); the component none.
+        expect(config.dependencies, config.name).to.have.length(1);
+        for (const before of [
+          one("kubernetes:core/v1:Secret", SOPS_AGE),
+          one("kubernetes:core/v1:ServiceAccount", CONFIG_ACCOUNT_RESOURCE),
+        ]) {
+          expect(waitsFor(config).has(before.urn), before.name).to.equal(true);
+        }
         expect(
           one("flux-platform:index:FluxService", `service-${s.name}`).dependencies,
         ).to.deep.equal([]);
@@ -741,8 +741,8 @@ describe("program under mocks: GitHub Enterprise Server, Flux already installed,
 
   it("anchors each service on the last base object, not on every one of them", () => {
     // With no infrastructure Kustomization the base objects are one chain, after the age
-    // key's Secret too, so a service's account names one anchor (that chain's end), whatever
-    // is on, and its component none.
+    // key's Secret too, so a service's config Kustomization names one anchor (that chain's
+    // end), whatever is on, and its component none.
     const base = registrations.filter(
       (r) => r.name.startsWith("infrastructure-") && r.type.startsWith("kubernetes:"),
     );
@@ -751,9 +751,11 @@ describe("program under mocks: GitHub Enterprise Server, Flux already installed,
     for (const r of registrations.filter((x) => /^service-[^-]+$/.test(x.name))) {
       expect(r.dependencies, r.name).to.deep.equal([]);
     }
-    for (const r of byType("kubernetes:core/v1:ServiceAccount")) {
-      expect(r.dependencies, r.name).to.deep.equal([last.urn]);
-    }
+    const configs = byType("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization").filter((r) =>
+      /^service-.*-kustomization-config-/.test(r.name),
+    );
+    expect(configs).to.have.length(3);
+    for (const r of configs) expect(r.dependencies, r.name).to.deep.equal([last.urn]);
   });
 
   it("reads the repositories over the server's SSH port, trusting the host keys its /meta publishes", () => {

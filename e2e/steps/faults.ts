@@ -382,8 +382,8 @@ export function faultSteps(infra: Infra, stack: Stack): Step[] {
       name: "faults: pulumi up killed during the Kubernetes applies: the documented recovery converges",
       run: async () => {
         addService("hornet");
-        await killedUp("the applies", () => exists("serviceaccount", "config-hornet"));
-        return `killed once config-hornet's ServiceAccount existed; ${await recover()}`;
+        await killedUp("the applies", () => exists("kustomization", "config-hornet"));
+        return `killed once hornet's config Kustomization existed; ${await recover()}`;
       },
     },
     {

@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { CONFIG_ACCOUNT } from "../../lib/names";
 import type { Infra } from "../infra";
 import {
   APP_NAMESPACE,
@@ -70,10 +71,11 @@ export function developerCannotDeploy(infra: Infra): Step {
 
 /**
  * One team cannot touch another's config: a commit under `beetle/` that writes
- * `sonar-config` is refused by the API server (the admission policy allows the beetle
- * account only `beetle-config` and `beetle-secrets`), `config-beetle` reports it, and sonar's
- * ConfigMap is unchanged. The policy is then asked directly as the beetle account, for a
- * create of another name (which RBAC cannot limit by name) and for the Secrets.
+ * `sonar-config` is refused by the API server (the admission policy allows what config-beetle
+ * applies only `beetle-config` and `beetle-secrets`), `config-beetle` reports it, and sonar's
+ * ConfigMap is unchanged. The policy is then asked directly as the config account, with the
+ * labels kustomize-controller sets on config-beetle's objects, for a create of another name
+ * (which RBAC cannot limit by name) and for the Secrets, and without them.
  */
 export function otherTeamsConfig(infra: Infra): Step {
   return {
@@ -112,49 +114,56 @@ export function otherTeamsConfig(infra: Infra): Step {
       ) {
         throw new Error("sonar's ConfigMap was changed");
       }
-      // What RBAC cannot limit by name: a create of another name, asked as the beetle account.
-      const as = "system:serviceaccount:flux-system:config-beetle";
-      const create = await infra.kubectl([
-        "-n",
-        APP_NAMESPACE,
-        "create",
-        "configmap",
-        "sonar-extra",
-        "--dry-run=server",
-        `--as=${as}`,
-      ]);
+      // What RBAC cannot limit by name: a create of another name, asked as the config account
+      // with the labels kustomize-controller puts on what config-beetle applies.
+      const as = `system:serviceaccount:flux-system:${CONFIG_ACCOUNT}`;
+      const write = (kind: string, name: string, owner?: string) =>
+        infra.kubectl(
+          ["apply", "--server-side", "--dry-run=server", `--as=${as}`, "-f", "-"],
+          JSON.stringify({
+            apiVersion: "v1",
+            kind,
+            metadata: {
+              name,
+              namespace: APP_NAMESPACE,
+              ...(owner
+                ? {
+                    labels: {
+                      "kustomize.toolkit.fluxcd.io/name": owner,
+                      "kustomize.toolkit.fluxcd.io/namespace": "flux-system",
+                    },
+                  }
+                : {}),
+            },
+            data: {},
+          }),
+        );
+      const create = await write("ConfigMap", "sonar-extra", "config-beetle");
       const expected = `service beetle may write only its own ConfigMap ${APP_NAMESPACE}/beetle-config and Secret ${APP_NAMESPACE}/beetle-secrets; refused: ConfigMap ${APP_NAMESPACE}/sonar-extra`;
       if (create.status === 0 || !create.stderr.includes(expected)) {
         throw new Error(`create as ${as}: exit ${create.status}: ${create.stderr}`);
       }
       // Its own Secret beetle-secrets may be written (team secrets); sonar's may not.
-      const secret = (name: string) =>
-        infra.kubectl([
-          "-n",
-          APP_NAMESPACE,
-          "create",
-          "secret",
-          "generic",
-          name,
-          "--from-literal=K=v",
-          "--dry-run=server",
-          `--as=${as}`,
-        ]);
-      const own = await secret("beetle-secrets");
+      const own = await write("Secret", "beetle-secrets", "config-beetle");
       if (own.status !== 0) throw new Error(`its own Secret was refused: ${own.stderr}`);
-      const other = await secret("sonar-secrets");
+      const other = await write("Secret", "sonar-secrets", "config-beetle");
       if (
         other.status === 0 ||
         !other.stderr.includes(`refused: Secret ${APP_NAMESPACE}/sonar-secrets`)
       ) {
         throw new Error(`sonar's Secret as ${as}: exit ${other.status}: ${other.stderr}`);
       }
+      // Not from a service's config Kustomization (no owner label): even beetle's own is refused.
+      const unowned = await write("ConfigMap", "beetle-config");
+      if (unowned.status === 0 || !unowned.stderr.includes("only a service's config-<service>")) {
+        throw new Error(`an unlabelled write as ${as}: exit ${unowned.status}: ${unowned.stderr}`);
+      }
       const back = await standinCommit(infra, "beetle: undo", (dir) => {
         fs.rmSync(path.join(dir, "beetle/e2e/sonar.yaml"));
         fs.writeFileSync(path.join(dir, k), original);
       });
       await kustomizationAt(infra, "config-beetle", back, "True");
-      return `refused: ${(cond.message ?? "").split("\n")[0].slice(0, 110)}; sonar-config unchanged; the policy refused a create as config-beetle: "${expected}"; its own Secret beetle-secrets allowed, sonar-secrets refused`;
+      return `refused: ${(cond.message ?? "").split("\n")[0].slice(0, 110)}; sonar-config unchanged; the policy refused a create as ${CONFIG_ACCOUNT} labelled config-beetle: "${expected}"; its own Secret beetle-secrets allowed, sonar-secrets refused, an unlabelled write refused`;
     },
   };
 }

@@ -1,35 +1,60 @@
 /**
- * Who may write what from the developer repo. Each service's config Kustomization
- * impersonates its own ServiceAccount (`flux-system/config-<service>`); one RoleBinding grants
- * one ClusterRole for ConfigMaps and Secrets, in the app namespace only, to the accounts of
- * `flux-system`; and one ValidatingAdmissionPolicy, enforced by the API server itself, refuses
- * every write by a config account other than to its own ConfigMap `<service>-config` and
- * Secret `<service>-secrets` in the app namespace.
+ * Who may write what from the developer repo. Every service's config Kustomization
+ * impersonates one ServiceAccount, `flux-system/flux-platform-developer-config`; one
+ * RoleBinding grants one ClusterRole for ConfigMaps and Secrets, in the app namespace only, to
+ * the accounts of `flux-system`; and one ValidatingAdmissionPolicy, enforced by the API server
+ * itself, refuses every write by that account other than to the ConfigMap `<service>-config`
+ * and Secret `<service>-secrets` in the app namespace of the service whose Kustomization makes it.
  *
- * One policy for all services, not one per service: the allowed name is derived from the
- * account that makes the request (`system:serviceaccount:flux-system:config-<service>`),
- * so adding or removing a service changes no policy, and no service is ever left without
- * one while its objects are created or deleted. It needs no parameter objects and no
- * controller: `admissionregistration.k8s.io/v1`, GA since Kubernetes 1.30.
+ * Which service makes a write is read from the object, not from the account: kustomize-
+ * controller labels every object it applies with its Kustomization,
+ * `kustomize.toolkit.fluxcd.io/name: config-<service>` and `.../namespace: flux-system`,
+ * overwriting whatever the developer repo wrote there (kustomize-controller v1.9.4
+ * `reconcile`: `resourceManager.SetOwnerLabels` before every apply and prune). So a team
+ * cannot write as another: the name it may write follows from the Kustomization that applies
+ * it, which the platform owns.
+ *
+ * One account for all services, not one per service (issue 22): an account per service named
+ * the service in the request, but was one more Pulumi resource per service (300 at 300
+ * services, a quarter of the stack and of its state's checkpoints) and had to outlive its
+ * Kustomization on removal so Flux could still prune as it. The one account exists from the
+ * platform's first up to its last. One policy for all services too: adding or removing a
+ * service changes no policy, and no service is ever left without one while its objects are
+ * created or deleted. It needs no parameter objects and no controller:
+ * `admissionregistration.k8s.io/v1`, GA since Kubernetes 1.30.
  */
 import { LABELS, type K8sObject } from "../objects";
-import type { PlatformConfig, ServiceConfig } from "../config";
-import { FLUX_NAMESPACE, configAccountName, configMapName, secretsName } from "../names";
+import type { PlatformConfig } from "../config";
+import {
+  CONFIG_ACCOUNT,
+  FLUX_NAMESPACE,
+  configKustomizationName,
+  configMapName,
+  secretsName,
+} from "../names";
 
 export const CONFIG_POLICY = "flux-platform-developer-config";
-/** What every config account's user name starts with; the rest is the service's name. */
-export const CONFIG_ACCOUNT_PREFIX = `system:serviceaccount:${FLUX_NAMESPACE}:${configAccountName("")}`;
+/** The user name kustomize-controller applies a service's developer config as. */
+export const CONFIG_USER = `system:serviceaccount:${FLUX_NAMESPACE}:${CONFIG_ACCOUNT}`;
+/**
+ * The user names of the per-service accounts (`config-<service>`) of stacks made before the
+ * one account: the policy holds them to the same rule during the up that replaces them,
+ * while a Kustomization not yet updated may still apply as one.
+ */
+export const LEGACY_CONFIG_USER_PREFIX = `system:serviceaccount:${FLUX_NAMESPACE}:${configKustomizationName("")}`;
+/** The label kustomize-controller sets on every object to the Kustomization that applies it. */
+export const OWNER_NAME_LABEL = "kustomize.toolkit.fluxcd.io/name";
+export const OWNER_NAMESPACE_LABEL = "kustomize.toolkit.fluxcd.io/namespace";
 
 /**
- * The ServiceAccount of one service's config Kustomization: its identity, from which the
- * policy below derives the one ConfigMap and Secret it may write. Its rights come from the one
- * RoleBinding of `configPolicy`, so a service adds one object here, not two.
+ * The ServiceAccount every service's config Kustomization impersonates. Its rights come from
+ * the one RoleBinding of `configPolicy`; the policy there keeps each service to its own objects.
  */
-export function configAccount(s: ServiceConfig): K8sObject {
+export function configAccount(): K8sObject {
   return {
     apiVersion: "v1",
     kind: "ServiceAccount",
-    metadata: { name: configAccountName(s.name), namespace: FLUX_NAMESPACE, labels: LABELS },
+    metadata: { name: CONFIG_ACCOUNT, namespace: FLUX_NAMESPACE, labels: LABELS },
   };
 }
 
@@ -42,17 +67,16 @@ export function configAccount(s: ServiceConfig): K8sObject {
 export const CONFIG_ACCOUNTS_GROUP = `system:serviceaccounts:${FLUX_NAMESPACE}`;
 
 /**
- * The one RoleBinding of every config account: the shared ClusterRole (below), in the app
+ * The one RoleBinding of the config account: the shared ClusterRole (below), in the app
  * namespace only, to the group of `flux-system`'s accounts.
  *
- * One binding to the group instead of one per account (issue 22: a resource less per service,
- * 300 fewer at 300 services). A binding that listed the accounts would change with each added
- * or removed service, and on a removal its update would run before the service's Kustomization
- * is deleted, so Flux could no longer prune that service's ConfigMap as its account. What the
- * group also grants: the other accounts of `flux-system` (Flux's controllers, which already
- * hold cluster-admin, and whatever the platform team runs there) may write ConfigMaps and
- * Secrets in the app namespace. `flux-system` is the platform team's own; no tenant can make
- * an account there (the policy refuses a config account every write outside its two objects).
+ * The group, not the account: a stack made before the one account still has a Kustomization
+ * applying as its per-service account until the up that moves it, and that apply keeps its
+ * rights. What the group also grants: the other accounts of `flux-system` (Flux's controllers,
+ * which already hold cluster-admin, and whatever the platform team runs there) may write
+ * ConfigMaps and Secrets in the app namespace. `flux-system` is the platform team's own; no
+ * tenant can make an account there (the policy refuses the config account every write outside
+ * a service's two objects).
  */
 export function configBinding(cfg: PlatformConfig): K8sObject {
   return {
@@ -67,7 +91,7 @@ export function configBinding(cfg: PlatformConfig): K8sObject {
 }
 
 /**
- * What every config account may do, granted only in the app namespace (by `configBinding`):
+ * What the config account may do, granted only in the app namespace (by `configBinding`):
  * what kustomize-controller needs to apply (server-side apply: get, patch; create for a new
  * object), health-check (get, list, watch) and prune (delete) ConfigMaps and Secrets.
  *
@@ -78,7 +102,7 @@ export function configBinding(cfg: PlatformConfig): K8sObject {
  * for `get` (a `list`, which kustomize-controller needs, returns every object anyway) and
  * cannot limit `create` by name at all, so the boundary between teams was always the
  * admission policy below: it refuses every write (create, update, patch, delete) but to the
- * account's own `<service>-config` and `<service>-secrets`, in the API server itself.
+ * applying service's own `<service>-config` and `<service>-secrets`, in the API server itself.
  */
 export function configRole(): K8sObject {
   return {
@@ -96,14 +120,18 @@ export function configRole(): K8sObject {
 }
 
 /**
- * The shared ClusterRole and its RoleBinding, the policy and its binding. It matches every write (create, update, delete) of any kind
- * in any namespace made by a config account, and allows only ConfigMap `<service>-config`
- * and Secret `<service>-secrets` in the app namespace, where `<service>` is the account's own. Always `Deny`, whatever
+ * The account, the shared ClusterRole and its RoleBinding, the policy and its binding. The
+ * policy matches every write (create, update, delete) of any kind in any namespace made as the
+ * config account, and allows only ConfigMap `<service>-config` and Secret `<service>-secrets`
+ * in the app namespace, where `<service>` is that of the Kustomization `config-<service>` in
+ * `flux-system` that kustomize-controller labelled the object with. Always `Deny`, whatever
  * `policyMode` says: it is the boundary between teams, not a workload rule to audit.
  */
 export function configPolicy(cfg: PlatformConfig): K8sObject[] {
-  const prefix = CONFIG_ACCOUNT_PREFIX;
+  const owner = configKustomizationName("");
+  const has = (label: string) => `"${label}" in variables.labels`;
   return [
+    configAccount(),
     configRole(),
     configBinding(cfg),
     {
@@ -123,17 +151,24 @@ export function configPolicy(cfg: PlatformConfig): K8sObject[] {
             },
           ],
         },
-        // Only requests made by a service's config account.
+        // Only requests made as the config account (or a per-service one of an older stack).
         matchConditions: [
           {
             name: "config-account",
-            expression: `request.userInfo.username.startsWith("${prefix}")`,
+            expression: `request.userInfo.username == "${CONFIG_USER}" || request.userInfo.username.startsWith("${LEGACY_CONFIG_USER_PREFIX}")`,
           },
         ],
         variables: [
+          // The object as written, or as it was for a delete (prune), and its labels.
+          { name: "applied", expression: `request.operation == "DELETE" ? oldObject : object` },
+          {
+            name: "labels",
+            expression: `has(variables.applied.metadata.labels) ? variables.applied.metadata.labels : {}`,
+          },
+          // The service whose config Kustomization applies it; empty when none does.
           {
             name: "service",
-            expression: `request.userInfo.username.substring(${prefix.length})`,
+            expression: `${has(OWNER_NAMESPACE_LABEL)} && variables.labels["${OWNER_NAMESPACE_LABEL}"] == "${FLUX_NAMESPACE}" && ${has(OWNER_NAME_LABEL)} && variables.labels["${OWNER_NAME_LABEL}"].startsWith("${owner}") ? variables.labels["${OWNER_NAME_LABEL}"].substring(${owner.length}) : ""`,
           },
           // The object's name as the request gives it (empty for a create with generateName).
           { name: "target", expression: "request.name" },
@@ -141,12 +176,13 @@ export function configPolicy(cfg: PlatformConfig): K8sObject[] {
         validations: [
           {
             expression: [
+              `variables.service != ""`,
               `request.resource.group == ""`,
               `request.namespace == "${cfg.appNamespace}"`,
               `((request.resource.resource == "configmaps" && variables.target == variables.service + "${configMapName("")}")` +
                 ` || (request.resource.resource == "secrets" && variables.target == variables.service + "${secretsName("")}"))`,
             ].join(" && "),
-            messageExpression: `"service " + variables.service + " may write only its own ConfigMap ${cfg.appNamespace}/" + variables.service + "${configMapName("")} and Secret ${cfg.appNamespace}/" + variables.service + "${secretsName("")}; refused: " + request.kind.kind + " " + (request.namespace == "" ? "" : request.namespace + "/") + variables.target`,
+            messageExpression: `(variables.service == "" ? "only a service's ${owner}<service> Kustomization may write as ${CONFIG_ACCOUNT} (label ${OWNER_NAME_LABEL})" : "service " + variables.service + " may write only its own ConfigMap ${cfg.appNamespace}/" + variables.service + "${configMapName("")} and Secret ${cfg.appNamespace}/" + variables.service + "${secretsName("")}") + "; refused: " + request.kind.kind + " " + (request.namespace == "" ? "" : request.namespace + "/") + variables.target`,
             reason: "Forbidden",
           },
         ],

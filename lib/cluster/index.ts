@@ -1,8 +1,8 @@
 /**
  * What the stack applies to the cluster besides the Flux install: the app namespace and the
  * admission policy, one credentials Secret and GitRepository per repo (sources.ts), the
- * infrastructure Kustomizations and per service a config account and two Kustomizations
- * (kustomizations.ts, access.ts), the age-key Secret (secretsKey.ts), and the commit-status
+ * infrastructure Kustomizations and per service two Kustomizations (kustomizations.ts), the
+ * config account and its policy (access.ts), the age-key Secret (secretsKey.ts), and the commit-status
  * and push notifications (notifications.ts); the Flux install itself (fluxInstall.ts); the
  * minikube profile (minikube.ts), where CI can reach it (runners.ts) and how an up waits for
  * the services (rollout.ts). The one entrance to `lib/cluster/`.
@@ -10,7 +10,7 @@
 import type { PlatformConfig } from "../config";
 import { REPO_ROLES, type RepoRole } from "../names";
 import type { K8sObject } from "../objects";
-import { configAccount, configPolicy } from "./access";
+import { configPolicy } from "./access";
 import {
   appNamespace,
   infrastructureKustomizations,
@@ -33,7 +33,7 @@ export * from "./sources";
 
 /** The cluster objects grouped as the components create them. */
 export interface ClusterObjects {
-  /** The app namespace and the policy that keeps each service's config account to its own. */
+  /** The app namespace, the config account and the policy that keeps each service to its own. */
   readonly base: readonly K8sObject[];
   readonly sources: Readonly<
     Record<RepoRole, { readonly secret: K8sObject; readonly gitRepository: K8sObject }>
@@ -44,8 +44,6 @@ export interface ClusterObjects {
   readonly secretsKey: K8sObject;
   readonly services: readonly {
     readonly name: string;
-    /** The ServiceAccount its config Kustomization impersonates (`access.ts`). */
-    readonly account: K8sObject;
     readonly config: K8sObject;
     readonly app: K8sObject;
   }[];
@@ -67,7 +65,7 @@ export function renderClusterObjects(cfg: PlatformConfig): ClusterObjects {
     secretsKey: sopsAgeSecret(cfg),
     services: cfg.services.map((s) => {
       const [config, app] = serviceKustomizations(cfg, s);
-      return { name: s.name, account: configAccount(s), config, app };
+      return { name: s.name, config, app };
     }),
     notifications: commitStatusObjects(cfg),
     receivers: receiverObjects(cfg),
@@ -81,7 +79,7 @@ export function allClusterObjects(c: ClusterObjects): K8sObject[] {
     ...REPO_ROLES.flatMap((role) => [c.sources[role].secret, c.sources[role].gitRepository]),
     ...c.infrastructure,
     c.secretsKey,
-    ...c.services.flatMap((s) => [s.account, s.config, s.app]),
+    ...c.services.flatMap((s) => [s.config, s.app]),
     ...c.notifications,
     ...c.receivers,
   ];

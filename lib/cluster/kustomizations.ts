@@ -17,7 +17,7 @@ import {
   SKIP_AWAIT,
   WAIT_FOR_READY,
   appKustomizationName,
-  configAccountName,
+  CONFIG_ACCOUNT,
   configKustomizationName,
   platformRoot,
   sourceName,
@@ -120,8 +120,9 @@ export function configKustomization(
     dependsOn: lastInfrastructure(cfg),
     timeout: "2m",
     targetNamespace: cfg.appNamespace,
-    // The developer repo may only write this service's ConfigMap and Secret (lib/cluster/access.ts).
-    serviceAccountName: configAccountName(s.name),
+    // The developer repo may only write this service's ConfigMap and Secret: the one config
+    // account, which the admission policy holds to the applying service's objects (lib/cluster/access.ts).
+    serviceAccountName: CONFIG_ACCOUNT,
     substitute: configVariables(cfg, s),
     // The team's `secrets/` Component when the folder exists, its SOPS files decrypted
     // with the environment's age key; a folder without it builds as before.

@@ -218,7 +218,7 @@ Kustomization (\`flux get kustomizations config-<service>\`, or ask the platform
 |---|---|---|
 | a file that is not encrypted | build failed | \`\`fieldPath \`sops.mac\` is missing for replacement source Secret\`\` |
 | a file encrypted for another environment (e.g. copied from \`<service>/prd/\`) | build failed | \`did not match any of the recipients\` (or \`no identity matched\`) |
-| a Secret named other than \`<service>-secrets\` | reconciliation failed | \`config-<service>" cannot ...\` or \`may write only its own ConfigMap ... and Secret ...\` |
+| a Secret named other than \`<service>-secrets\` | reconciliation failed | \`may write only its own ConfigMap ... and Secret ...\` |
 
 ## Who can see what
 
