@@ -153,8 +153,10 @@ export function otherTeamsConfig(infra: Infra): Step {
       ) {
         throw new Error(`sonar's Secret as ${as}: exit ${other.status}: ${other.stderr}`);
       }
-      // Not from a service's config Kustomization (no owner label): even beetle's own is refused.
-      const unowned = await write("ConfigMap", "beetle-config");
+      // Not from a service's config Kustomization: a new object without the owner labels is
+      // refused. (The policy reads the object as it would be stored: an apply without labels
+      // to beetle-config keeps the labels kustomize-controller owns there, so it is beetle's.)
+      const unowned = await write("ConfigMap", "sonar-extra");
       if (unowned.status === 0 || !unowned.stderr.includes("only a service's config-<service>")) {
         throw new Error(`an unlabelled write as ${as}: exit ${unowned.status}: ${unowned.stderr}`);
       }
