@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
+import * as path from "node:path";
 
 export interface RunResult {
   readonly status: number;
@@ -163,7 +164,7 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * CPU seconds used by each command (by `/proc/<pid>/stat` name, e.g. `pulumi`,
+ * CPU seconds used by each command (by the name it was started as, e.g. `pulumi`,
  * `kube-apiserver`) while it runs: sampled every `everyMs`, the last sample of each process
  * kept, so a process that exits loses at most one interval. Linux only; for the scale
  * run's report of where an up's time goes.
@@ -176,7 +177,10 @@ export function cpuSampler(everyMs = 1000): { stop(): Record<string, number> } {
       try {
         const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
         const close = stat.lastIndexOf(")");
-        const comm = stat.slice(stat.indexOf("(") + 1, close);
+        // The program's own name (argv[0]): the kernel's comm is cut at 15 characters
+        // (`kustomize-contr`), and Node 24 names its main thread `MainThread`.
+        const argv0 = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0];
+        const comm = argv0 ? path.basename(argv0) : stat.slice(stat.indexOf("(") + 1, close);
         const f = stat.slice(close + 2).split(" ");
         // Fields 14 and 15 (utime, stime) are at 11 and 12 after the comm.
         last.set(Number(pid), { comm, ticks: Number(f[11]) + Number(f[12]) });
