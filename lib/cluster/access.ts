@@ -10,7 +10,8 @@
  * controller labels every object it applies with its Kustomization,
  * `kustomize.toolkit.fluxcd.io/name: config-<service>` and `.../namespace: flux-system`,
  * overwriting whatever the developer repo wrote there (kustomize-controller v1.9.4
- * `reconcile`: `resourceManager.SetOwnerLabels` before every apply and prune). So a team
+ * `reconcile`: `resourceManager.SetOwnerLabels` before every apply, so a prune finds them on
+ * the stored object). So a team
  * cannot write as another: the name it may write follows from the Kustomization that applies
  * it, which the platform owns.
  *
